@@ -1,0 +1,289 @@
+//! Executes a parsed template with Go's semantics.
+
+use std::collections::BTreeMap;
+
+use crate::Error;
+use crate::funcs;
+use crate::parse::{Arg, Command, Node, Pipeline};
+
+/// A runtime value. Strings are bytes, as in Go.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value<'a> {
+    Str(Vec<u8>),
+    Int(i64),
+    Bool(bool),
+    /// The dot: the map of item name to decrypted value.
+    Map(&'a BTreeMap<String, Vec<u8>>),
+    Nil,
+}
+
+impl Value<'_> {
+    pub(crate) fn truthy(&self) -> bool {
+        match self {
+            Value::Str(s) => !s.is_empty(),
+            Value::Int(i) => *i != 0,
+            Value::Bool(b) => *b,
+            Value::Map(m) => !m.is_empty(),
+            Value::Nil => false,
+        }
+    }
+
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::Int(_) => "int",
+            Value::Bool(_) => "bool",
+            Value::Map(_) => "map[string]string",
+            Value::Nil => "nil",
+        }
+    }
+
+    /// Go's `fmt.Sprint` of the value.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Value::Str(s) => s.clone(),
+            Value::Int(i) => i.to_string().into_bytes(),
+            Value::Bool(b) => b.to_string().into_bytes(),
+            Value::Map(m) => {
+                let mut out = b"map[".to_vec();
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    out.extend_from_slice(k.as_bytes());
+                    out.push(b':');
+                    out.extend_from_slice(v);
+                }
+                out.push(b']');
+                out
+            }
+            Value::Nil => b"<nil>".to_vec(),
+        }
+    }
+}
+
+pub(crate) fn exec_err(msg: impl Into<String>) -> Error {
+    Error::Exec(msg.into())
+}
+
+struct State<'a> {
+    root: &'a BTreeMap<String, Vec<u8>>,
+    vars: Vec<(String, Value<'a>)>,
+    out: Vec<u8>,
+}
+
+pub(crate) fn execute(nodes: &[Node], data: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, Error> {
+    let mut st = State {
+        root: data,
+        vars: vec![(String::new(), Value::Map(data))],
+        out: Vec::new(),
+    };
+    st.walk(nodes, &Value::Map(data))?;
+    Ok(st.out)
+}
+
+impl<'a> State<'a> {
+    fn walk(&mut self, nodes: &[Node], dot: &Value<'a>) -> Result<(), Error> {
+        for node in nodes {
+            match node {
+                Node::Text(t) => self.out.extend_from_slice(t),
+                Node::Action(p) => {
+                    let v = self.pipeline(p, dot)?;
+                    if p.decl.is_empty() {
+                        self.out.extend_from_slice(&v.to_bytes());
+                    }
+                }
+                Node::If { cond, then, otherwise } => {
+                    let mark = self.vars.len();
+                    let v = self.pipeline(cond, dot)?;
+                    let branch = if v.truthy() { then } else { otherwise };
+                    self.walk(branch, dot)?;
+                    self.vars.truncate(mark);
+                }
+                Node::With { value, then, otherwise } => {
+                    let mark = self.vars.len();
+                    let v = self.pipeline(value, dot)?;
+                    if v.truthy() {
+                        self.walk(then, &v)?;
+                    } else {
+                        self.walk(otherwise, dot)?;
+                    }
+                    self.vars.truncate(mark);
+                }
+                Node::Range { value, body, otherwise } => self.range(value, body, otherwise, dot)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn range(&mut self, p: &Pipeline, body: &[Node], otherwise: &[Node], dot: &Value<'a>) -> Result<(), Error> {
+        let mark = self.vars.len();
+        // The declared variables are bound per element, not to the pipeline's value.
+        let undeclared = Pipeline {
+            decl: Vec::new(),
+            is_assign: false,
+            cmds: p.cmds.clone(),
+        };
+        let v = self.pipeline(&undeclared, dot)?;
+        let entries: Vec<(Value<'a>, Value<'a>)> = match v {
+            Value::Map(m) => m
+                .iter()
+                .map(|(k, v)| (Value::Str(k.as_bytes().to_vec()), Value::Str(v.clone())))
+                .collect(),
+            Value::Int(n) if n >= 0 => (0..n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
+            Value::Nil => Vec::new(),
+            other => return Err(exec_err(format!("range can't iterate over {}", other.type_name()))),
+        };
+        if entries.is_empty() {
+            self.walk(otherwise, dot)?;
+        }
+        for (k, val) in entries {
+            let inner = self.vars.len();
+            match p.decl.as_slice() {
+                [] => {}
+                [one] => self.vars.push((one.clone(), val.clone())),
+                [a, b] => {
+                    self.vars.push((a.clone(), k));
+                    self.vars.push((b.clone(), val.clone()));
+                }
+                _ => return Err(exec_err("too many range variables")),
+            }
+            self.walk(body, &val)?;
+            self.vars.truncate(inner);
+        }
+        self.vars.truncate(mark);
+        Ok(())
+    }
+
+    fn pipeline(&mut self, p: &Pipeline, dot: &Value<'a>) -> Result<Value<'a>, Error> {
+        let mut prev: Option<Value<'a>> = None;
+        for cmd in &p.cmds {
+            prev = Some(self.command(cmd, dot, prev)?);
+        }
+        let v = prev.unwrap_or(Value::Nil);
+        if p.is_assign {
+            let name = &p.decl[0];
+            let slot = self
+                .vars
+                .iter_mut()
+                .rev()
+                .find(|(n, _)| n == name)
+                .ok_or_else(|| exec_err(format!("undefined variable: ${name}")))?;
+            slot.1 = v.clone();
+        } else {
+            for name in &p.decl {
+                self.vars.push((name.clone(), v.clone()));
+            }
+        }
+        Ok(v)
+    }
+
+    fn command(&mut self, cmd: &Command, dot: &Value<'a>, piped: Option<Value<'a>>) -> Result<Value<'a>, Error> {
+        match &cmd.args[0] {
+            Arg::Func(name) => {
+                let mut args = Vec::with_capacity(cmd.args.len());
+                // `and`/`or` short-circuit in Go; evaluate lazily.
+                if name == "and" || name == "or" {
+                    return self.and_or(name == "and", &cmd.args[1..], dot, piped);
+                }
+                for a in &cmd.args[1..] {
+                    args.push(self.arg(a, dot)?);
+                }
+                if let Some(p) = piped {
+                    args.push(p);
+                }
+                funcs::call(name, args)
+            }
+            other => {
+                if cmd.args.len() > 1 || piped.is_some() {
+                    return Err(exec_err(format!(
+                        "can't give argument to non-function {}",
+                        describe(other)
+                    )));
+                }
+                self.arg(other, dot)
+            }
+        }
+    }
+
+    fn and_or(
+        &mut self,
+        is_and: bool,
+        args: &[Arg],
+        dot: &Value<'a>,
+        piped: Option<Value<'a>>,
+    ) -> Result<Value<'a>, Error> {
+        let total = args.len() + usize::from(piped.is_some());
+        if total < 1 {
+            return Err(exec_err("wrong number of args: want at least 1 got 0"));
+        }
+        let mut last = Value::Nil;
+        for a in args {
+            last = self.arg(a, dot)?;
+            if last.truthy() != is_and {
+                return Ok(last);
+            }
+        }
+        if let Some(p) = piped {
+            last = p;
+        }
+        Ok(last)
+    }
+
+    fn arg(&mut self, a: &Arg, dot: &Value<'a>) -> Result<Value<'a>, Error> {
+        match a {
+            Arg::Dot(fields) => self.fields(dot.clone(), fields),
+            Arg::Var(name, fields) => {
+                let v = if name.is_empty() {
+                    Value::Map(self.root)
+                } else {
+                    self.vars
+                        .iter()
+                        .rev()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.clone())
+                        .ok_or_else(|| exec_err(format!("undefined variable: ${name}")))?
+                };
+                self.fields(v, fields)
+            }
+            Arg::Str(s) => Ok(Value::Str(s.clone())),
+            Arg::Int(i) => Ok(Value::Int(*i)),
+            Arg::Bool(b) => Ok(Value::Bool(*b)),
+            Arg::Nil => Err(exec_err("nil is not a command")),
+            Arg::Func(name) => funcs::call(name, Vec::new()),
+            Arg::Sub(p, fields) => {
+                let v = self.pipeline(p, dot)?;
+                self.fields(v, fields)
+            }
+        }
+    }
+
+    fn fields(&self, mut v: Value<'a>, fields: &[String]) -> Result<Value<'a>, Error> {
+        for f in fields {
+            v = match v {
+                // A missing key of a map[string]string yields the zero value "".
+                Value::Map(m) => Value::Str(m.get(f).cloned().unwrap_or_default()),
+                other => {
+                    return Err(exec_err(format!(
+                        "can't evaluate field {f} in type {}",
+                        other.type_name()
+                    )));
+                }
+            };
+        }
+        Ok(v)
+    }
+}
+
+fn describe(a: &Arg) -> String {
+    match a {
+        Arg::Dot(_) => "field or dot".into(),
+        Arg::Var(n, _) => format!("${n}"),
+        Arg::Str(_) => "string".into(),
+        Arg::Int(_) => "number".into(),
+        Arg::Bool(_) => "bool".into(),
+        Arg::Nil => "nil".into(),
+        Arg::Func(f) => f.clone(),
+        Arg::Sub(..) => "pipeline".into(),
+    }
+}

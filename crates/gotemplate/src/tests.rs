@@ -1,0 +1,199 @@
+use std::collections::BTreeMap;
+
+use crate::{Error, render};
+
+fn data() -> BTreeMap<String, Vec<u8>> {
+    [
+        ("user", b"admin".as_slice()),
+        ("pass", b"hunter2"),
+        ("tls.crt", b"CERT"),
+        ("padded", b"  spaced\n"),
+        ("html", b"<a&b>"),
+        ("empty", b""),
+        ("bin", &[0xff, 0x00, b'a']),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_vec()))
+    .collect()
+}
+
+fn r(src: &str) -> String {
+    String::from_utf8(render(src, &data()).unwrap_or_else(|e| panic!("{src}: {e}"))).unwrap()
+}
+
+#[test]
+fn field_access_and_text() {
+    assert_eq!(
+        r("postgres://{{ .user }}:{{ .pass }}@db/app"),
+        "postgres://admin:hunter2@db/app"
+    );
+    assert_eq!(r("no actions"), "no actions");
+    assert_eq!(r("{{ $.user }}"), "admin");
+}
+
+#[test]
+fn missing_key_is_empty_like_go_map_of_string() {
+    assert_eq!(r("[{{ .nope }}]"), "[]");
+    assert_eq!(r("[{{ index . \"nope\" }}]"), "[]");
+}
+
+#[test]
+fn index_reaches_dotted_keys() {
+    assert_eq!(r("{{ index . \"tls.crt\" }}"), "CERT");
+}
+
+#[test]
+fn trim_markers_remove_surrounding_whitespace() {
+    assert_eq!(r("a \n {{- .user -}} \n b"), "aadminb");
+    assert_eq!(r("a {{- .user }} b"), "aadmin b");
+    // A dash without a space is a negative number, not a trim marker.
+    assert_eq!(r("{{-3}}"), "-3");
+}
+
+#[test]
+fn comments_render_nothing() {
+    assert_eq!(r("x{{/* a comment */}}y"), "xy");
+    assert_eq!(r("x {{- /* trimmed */ -}} y"), "xy");
+}
+
+#[test]
+fn pipelines_and_sprig_functions() {
+    assert_eq!(r("{{ .user | upper }}"), "ADMIN");
+    assert_eq!(r("{{ \"MiXeD\" | lower }}"), "mixed");
+    assert_eq!(r("{{ .padded | trim }}"), "spaced");
+    assert_eq!(r("{{ .user | b64enc }}"), "YWRtaW4=");
+    assert_eq!(r("{{ \"YWRtaW4=\" | b64dec }}"), "admin");
+    assert_eq!(r("{{ printf \"%s:%s\" .user .pass | b64enc }}"), "YWRtaW46aHVudGVyMg==");
+    assert_eq!(r("{{ .user | quote }}"), "\"admin\"");
+    assert_eq!(r("{{ .user | squote }}"), "'admin'");
+    assert_eq!(r("{{ toString 42 }}"), "42");
+    assert_eq!(r("{{ .empty | default \"fallback\" }}"), "fallback");
+    assert_eq!(r("{{ .user | default \"fallback\" }}"), "admin");
+    assert_eq!(r("{{ (printf \"%s-%d\" .user 7) | upper }}"), "ADMIN-7");
+}
+
+#[test]
+fn to_json_escapes_like_go_encoding_json() {
+    assert_eq!(r("{{ .user | toJson }}"), "\"admin\"");
+    assert_eq!(r("{{ .html | toJson }}"), "\"\\u003ca\\u0026b\\u003e\"");
+    assert_eq!(r("{{ \"a\\nb\" | toJson }}"), "\"a\\nb\"");
+}
+
+#[test]
+fn quote_uses_go_strconv_quote() {
+    assert_eq!(r("{{ quote \"a\\\"b\\n\" }}"), "\"a\\\"b\\n\"");
+    assert_eq!(r("{{ .bin | quote }}"), "\"\\xff\\x00a\"");
+    assert_eq!(r("{{ quote \"é\" }}"), "\"é\"");
+}
+
+#[test]
+fn b64dec_returns_go_error_text_like_sprig() {
+    assert_eq!(r("{{ b64dec \"abc\" }}"), "illegal base64 data at input byte 0");
+    assert_eq!(r("{{ b64dec \"ab=\" }}"), "illegal base64 data at input byte 3");
+    assert_eq!(r("{{ b64dec \"a!cd\" }}"), "illegal base64 data at input byte 1");
+    assert_eq!(r("{{ b64dec \"YQ==x\" }}"), "illegal base64 data at input byte 4");
+}
+
+#[test]
+fn printf_verbs_and_width() {
+    assert_eq!(
+        r("{{ printf \"%q|%5s|%-5s|%03d|%x|%%\" .user .user .user 7 .user }}"),
+        "\"admin\"|admin|admin|007|61646d696e|%"
+    );
+    assert_eq!(r("{{ printf \"%s\" }}"), "%!s(MISSING)");
+    assert_eq!(r("{{ printf \"x\" .user }}"), "x%!(EXTRA string=admin)");
+}
+
+#[test]
+fn control_flow() {
+    assert_eq!(r("{{ if .user }}yes{{ else }}no{{ end }}"), "yes");
+    assert_eq!(
+        r("{{ if .empty }}yes{{ else if .pass }}pass{{ else }}no{{ end }}"),
+        "pass"
+    );
+    assert_eq!(r("{{ with .user }}<{{ . }}>{{ end }}"), "<admin>");
+    assert_eq!(r("{{ with .empty }}x{{ else }}none{{ end }}"), "none");
+    assert_eq!(r("{{ if and .user (eq .pass \"hunter2\") }}ok{{ end }}"), "ok");
+    assert_eq!(r("{{ if or .empty .nope }}x{{ else }}neither{{ end }}"), "neither");
+    assert_eq!(r("{{ if not .empty }}not-empty{{ end }}"), "not-empty");
+    assert_eq!(r("{{ len .pass }}"), "7");
+}
+
+#[test]
+fn range_over_the_dot_sorts_keys() {
+    let mut d = BTreeMap::new();
+    d.insert("b".to_string(), b"2".to_vec());
+    d.insert("a".to_string(), b"1".to_vec());
+    let out = render("{{ range $k, $v := . }}{{ $k }}={{ $v }};{{ end }}", &d).unwrap();
+    assert_eq!(out, b"a=1;b=2;");
+    let out = render("{{ range . }}[{{ . }}]{{ end }}", &d).unwrap();
+    assert_eq!(out, b"[1][2]");
+}
+
+#[test]
+fn variables() {
+    assert_eq!(r("{{ $u := .user }}{{ $u }}-{{ $u | upper }}"), "admin-ADMIN");
+    assert_eq!(r("{{ $u := .user }}{{ $u = \"x\" }}{{ $u }}"), "x");
+}
+
+#[test]
+fn binary_values_pass_through_unchanged() {
+    let out = render("{{ .bin }}", &data()).unwrap();
+    assert_eq!(out, vec![0xff, 0x00, b'a']);
+}
+
+#[test]
+fn disabled_and_unknown_functions_are_named() {
+    let d = data();
+    assert_eq!(
+        render("{{ env \"HOME\" }}", &d),
+        Err(Error::DisabledFunction("env".into()))
+    );
+    assert_eq!(
+        render("{{ expandenv \"$HOME\" }}", &d),
+        Err(Error::DisabledFunction("expandenv".into()))
+    );
+    assert_eq!(
+        render("{{ getHostByName \"x\" }}", &d),
+        Err(Error::DisabledFunction("getHostByName".into()))
+    );
+    assert_eq!(
+        render("{{ .user | sha256sum }}", &d),
+        Err(Error::UnsupportedFunction("sha256sum".into()))
+    );
+    let msg = render("{{ .user | sha256sum }}", &d).unwrap_err().to_string();
+    assert!(msg.contains("sha256sum"), "{msg}");
+}
+
+#[test]
+fn malformed_templates_are_errors_not_panics() {
+    let d = data();
+    for src in [
+        "{{",
+        "{{ .user",
+        "{{ if .user }}x",
+        "{{ end }}",
+        "{{ else }}",
+        "{{ \"unterminated }}",
+        "{{ ( .user }}",
+        "{{ .user ) }}",
+        "{{ 1.5 }}",
+        "{{ define \"x\" }}{{ end }}",
+        "{{ template \"x\" }}",
+        "{{ $nope }}",
+        "{{ .user.sub }}",
+        "{{ | upper }}",
+        "{{}}",
+        "{{ printf \"%z\" 1 }}",
+        "{{ @ }}",
+        "{{ `raw }}",
+    ] {
+        assert!(render(src, &d).is_err(), "expected an error for {src:?}");
+    }
+}
+
+#[test]
+fn repeat_is_bounded() {
+    assert!(render("{{ repeat 100000000 \"abcdefgh\" }}", &data()).is_err());
+    assert_eq!(r("{{ repeat 3 \"ab\" }}"), "ababab");
+}
