@@ -1,0 +1,455 @@
+//! Keys and certificates: parsing (PEM, key Secrets, `v1.List`s), fingerprints and
+//! generation of controller-shaped key pairs.
+//!
+//! Every RSA operation goes through aws-lc-rs, whose private-key operations are
+//! constant-time (the `rsa` crate's are not: RUSTSEC-2023-0071).
+
+use std::fmt;
+use std::sync::Arc;
+
+use aws_lc_rs::digest;
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+use aws_lc_rs::rsa::{
+    KeySize, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use pkcs8::der::{Decode as _, Encode as _};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::manifest;
+
+const RSA_ENCRYPTION_OID: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+/// A problem with key or certificate material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    #[error("no PEM CERTIFICATE block found")]
+    NoCertificate,
+    #[error("invalid certificate: {0}")]
+    InvalidCertificate(String),
+    #[error("certificate does not hold an RSA public key")]
+    NotRsa,
+    #[error("invalid RSA public key: {0}")]
+    InvalidPublicKey(String),
+    #[error("invalid private key in {block}: {reason}")]
+    InvalidPrivateKey { block: String, reason: String },
+    #[error("unsupported PEM block {0:?}: expected \"RSA PRIVATE KEY\" or \"PRIVATE KEY\"")]
+    UnsupportedPem(String),
+    #[error("invalid PEM: {0}")]
+    Pem(String),
+    #[error("no private key found (expected PEM keys, a key Secret with tls.key, or a v1.List of them)")]
+    NoPrivateKey,
+    #[error("document {document}: {reason}")]
+    Manifest { document: usize, reason: String },
+    #[error("failed to encrypt using an expired certificate on {0}")]
+    Expired(String),
+    #[error("unsupported key size {0}: use 2048, 3072, 4096 or 8192")]
+    KeySize(usize),
+    #[error("key generation failed: {0}")]
+    Generate(String),
+}
+
+/// An RSA public key ready for OAEP encryption.
+#[derive(Clone)]
+pub struct PublicKey {
+    oaep: Arc<OaepPublicEncryptingKey>,
+    spki_der: Vec<u8>,
+    fingerprint: String,
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("bits", &self.bits())
+            .field("fingerprint", &self.fingerprint)
+            .finish()
+    }
+}
+
+impl PublicKey {
+    /// From an X.509 SubjectPublicKeyInfo (DER).
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
+        let spki = x509_cert::spki::SubjectPublicKeyInfoRef::from_der(der)
+            .map_err(|e| KeyError::InvalidPublicKey(e.to_string()))?;
+        if spki.algorithm.oid != RSA_ENCRYPTION_OID {
+            return Err(KeyError::NotRsa);
+        }
+        let rsa = pkcs1::RsaPublicKey::from_der(spki.subject_public_key.raw_bytes())
+            .map_err(|e| KeyError::InvalidPublicKey(e.to_string()))?;
+        let fingerprint = ssh_fingerprint(rsa.public_exponent.as_bytes(), rsa.modulus.as_bytes());
+        let key = PublicEncryptingKey::from_der(der).map_err(|e| KeyError::InvalidPublicKey(e.to_string()))?;
+        let oaep =
+            OaepPublicEncryptingKey::new(key).map_err(|_| KeyError::InvalidPublicKey("unsupported key size".into()))?;
+        Ok(Self {
+            oaep: Arc::new(oaep),
+            spki_der: der.to_vec(),
+            fingerprint,
+        })
+    }
+
+    pub(crate) fn oaep(&self) -> &OaepPublicEncryptingKey {
+        &self.oaep
+    }
+
+    /// Bytes of the modulus: the length of every OAEP ciphertext under this key.
+    pub fn modulus_len(&self) -> usize {
+        self.oaep.key_size_bytes()
+    }
+
+    /// Modulus size in bits.
+    pub fn bits(&self) -> usize {
+        self.oaep.key_size_bits()
+    }
+
+    /// The SSH-style SHA256 fingerprint, `SHA256:<base64>`, as Bitnami computes it.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The SubjectPublicKeyInfo DER.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki_der
+    }
+}
+
+/// `ssh.FingerprintSHA256` of an RSA key: SHA-256 over the SSH wire encoding.
+fn ssh_fingerprint(e: &[u8], n: &[u8]) -> String {
+    fn put_string(buf: &mut Vec<u8>, b: &[u8]) {
+        buf.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        buf.extend_from_slice(b);
+    }
+    fn put_mpint(buf: &mut Vec<u8>, b: &[u8]) {
+        let b = &b[b.iter().position(|x| *x != 0).unwrap_or(b.len())..];
+        if b.first().is_some_and(|x| x & 0x80 != 0) {
+            buf.extend_from_slice(&((b.len() + 1) as u32).to_be_bytes());
+            buf.push(0);
+            buf.extend_from_slice(b);
+        } else {
+            put_string(buf, b);
+        }
+    }
+    let mut wire = Vec::with_capacity(n.len() + 32);
+    put_string(&mut wire, b"ssh-rsa");
+    put_mpint(&mut wire, e);
+    put_mpint(&mut wire, n);
+    let d = digest::digest(&digest::SHA256, &wire);
+    format!("SHA256:{}", STANDARD_NO_PAD.encode(d.as_ref()))
+}
+
+/// A certificate as gitseal uses it: the RSA public key and the validity, nothing else.
+///
+/// Parsing is deliberately tolerant: extensions are not interpreted, so the
+/// controller's `encipherOnly` KeyUsage (which strict parsers refuse) is fine.
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    public_key: PublicKey,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    der: Vec<u8>,
+}
+
+impl Certificate {
+    /// Reads the first `CERTIFICATE` block of a PEM file.
+    pub fn from_pem(pem_bytes: &[u8]) -> Result<Self, KeyError> {
+        let blocks = pem::parse_many(pem_bytes).map_err(|e| KeyError::Pem(e.to_string()))?;
+        let block = blocks
+            .iter()
+            .find(|b| b.tag() == "CERTIFICATE")
+            .ok_or(KeyError::NoCertificate)?;
+        Self::from_der(block.contents())
+    }
+
+    /// Reads a DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
+        let cert = x509_cert::Certificate::from_der(der).map_err(|e| KeyError::InvalidCertificate(e.to_string()))?;
+        let tbs = &cert.tbs_certificate;
+        let spki = tbs
+            .subject_public_key_info
+            .to_der()
+            .map_err(|e| KeyError::InvalidCertificate(e.to_string()))?;
+        let to_time = |t: x509_cert::time::Time| {
+            let secs = t.to_unix_duration().as_secs();
+            OffsetDateTime::from_unix_timestamp(secs as i64).map_err(|e| KeyError::InvalidCertificate(e.to_string()))
+        };
+        Ok(Self {
+            public_key: PublicKey::from_spki_der(&spki)?,
+            not_before: to_time(tbs.validity.not_before)?,
+            not_after: to_time(tbs.validity.not_after)?,
+            der: der.to_vec(),
+        })
+    }
+
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public_key
+    }
+
+    pub fn not_before(&self) -> OffsetDateTime {
+        self.not_before
+    }
+
+    pub fn not_after(&self) -> OffsetDateTime {
+        self.not_after
+    }
+
+    /// The certificate as one PEM block.
+    pub fn to_pem(&self) -> String {
+        pem::encode(&pem::Pem::new("CERTIFICATE", self.der.clone()))
+    }
+
+    /// kubeseal refuses to seal to an expired certificate; so does gitseal.
+    pub fn check_not_expired(&self, now: OffsetDateTime) -> Result<(), KeyError> {
+        if now > self.not_after {
+            let t = self.not_after;
+            return Err(KeyError::Expired(format!("{} {}, {}", t.month(), t.day(), t.year())));
+        }
+        Ok(())
+    }
+}
+
+/// An RSA private key for unsealing.
+pub struct PrivateKey {
+    oaep: OaepPrivateDecryptingKey,
+    public: PublicKey,
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrivateKey {
+    /// From PKCS#8 DER.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
+        let invalid = |reason: String| KeyError::InvalidPrivateKey {
+            block: "PRIVATE KEY".into(),
+            reason,
+        };
+        let key = PrivateDecryptingKey::from_pkcs8(der).map_err(|e| invalid(e.to_string()))?;
+        let spki = key.public_key().as_der().map_err(|e| invalid(e.to_string()))?;
+        let public = PublicKey::from_spki_der(spki.as_ref())?;
+        let oaep = OaepPrivateDecryptingKey::new(key).map_err(|_| invalid("unsupported key size".into()))?;
+        Ok(Self { oaep, public })
+    }
+
+    /// From PKCS#1 `RSAPrivateKey` DER, the form the controller stores.
+    pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, KeyError> {
+        let pkcs8 = pkcs1_to_pkcs8(der).map_err(|reason| KeyError::InvalidPrivateKey {
+            block: "RSA PRIVATE KEY".into(),
+            reason,
+        })?;
+        Self::from_pkcs8_der(&pkcs8)
+    }
+
+    pub(crate) fn oaep(&self) -> &OaepPrivateDecryptingKey {
+        &self.oaep
+    }
+
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    pub fn modulus_len(&self) -> usize {
+        self.public.modulus_len()
+    }
+
+    pub fn fingerprint(&self) -> &str {
+        self.public.fingerprint()
+    }
+}
+
+fn pkcs1_to_pkcs8(pkcs1_der: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+    // Validate the structure before wrapping it.
+    pkcs1::RsaPrivateKey::from_der(pkcs1_der).map_err(|e| e.to_string())?;
+    let info = pkcs8::PrivateKeyInfo::new(
+        pkcs8::AlgorithmIdentifierRef {
+            oid: RSA_ENCRYPTION_OID,
+            parameters: Some(pkcs8::der::asn1::AnyRef::NULL),
+        },
+        pkcs1_der,
+    );
+    info.to_der().map(Zeroizing::new).map_err(|e| e.to_string())
+}
+
+fn pkcs8_to_pkcs1(pkcs8_der: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+    let info = pkcs8::PrivateKeyInfo::from_der(pkcs8_der).map_err(|e| e.to_string())?;
+    Ok(Zeroizing::new(info.private_key.to_vec()))
+}
+
+/// Reads private keys from PEM (PKCS#1 or PKCS#8, any number of blocks; certificates
+/// are skipped), from a `kubernetes.io/tls` key Secret, or from a `v1.List` of them.
+pub fn parse_private_keys(input: &[u8]) -> Result<Vec<PrivateKey>, KeyError> {
+    let keys = if looks_like_pem(input) {
+        parse_pem_keys(input)?
+    } else {
+        parse_key_secrets(input)?
+    };
+    if keys.is_empty() {
+        return Err(KeyError::NoPrivateKey);
+    }
+    Ok(keys)
+}
+
+fn looks_like_pem(input: &[u8]) -> bool {
+    input.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
+fn parse_pem_keys(input: &[u8]) -> Result<Vec<PrivateKey>, KeyError> {
+    let blocks = pem::parse_many(input).map_err(|e| KeyError::Pem(e.to_string()))?;
+    let mut keys = Vec::new();
+    for block in blocks {
+        let der = Zeroizing::new(block.contents().to_vec());
+        match block.tag() {
+            "RSA PRIVATE KEY" => keys.push(PrivateKey::from_pkcs1_der(&der)?),
+            "PRIVATE KEY" => keys.push(PrivateKey::from_pkcs8_der(&der)?),
+            "CERTIFICATE" | "PUBLIC KEY" | "RSA PUBLIC KEY" => {}
+            other => return Err(KeyError::UnsupportedPem(other.to_string())),
+        }
+    }
+    Ok(keys)
+}
+
+fn parse_key_secrets(input: &[u8]) -> Result<Vec<PrivateKey>, KeyError> {
+    let text = manifest::decode_text(input).map_err(|e| KeyError::Manifest {
+        document: 0,
+        reason: e.to_string(),
+    })?;
+    let docs = manifest::parse_documents(&text).map_err(|e| KeyError::Manifest {
+        document: e.document(),
+        reason: e.to_string(),
+    })?;
+    let mut keys = Vec::new();
+    for doc in &docs {
+        let err = |reason: String| KeyError::Manifest {
+            document: doc.index,
+            reason,
+        };
+        let items: Vec<&serde_json::Value> = match doc.value.get("kind").and_then(|k| k.as_str()) {
+            Some("List" | "SecretList") => doc
+                .value
+                .get("items")
+                .and_then(|i| i.as_array())
+                .map(|a| a.iter().collect())
+                .unwrap_or_default(),
+            Some("Secret") => vec![&doc.value],
+            other => return Err(err(format!("expected a key Secret or a List, found kind {other:?}"))),
+        };
+        for (i, item) in items.iter().enumerate() {
+            let name = item
+                .pointer("/metadata/name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("<unnamed>");
+            let Some(encoded) = item.pointer("/data/tls.key").and_then(|v| v.as_str()) else {
+                return Err(err(format!(
+                    "item {i} (Secret {name:?}) must contain a 'tls.key' data item"
+                )));
+            };
+            let pem_bytes = Zeroizing::new(
+                STANDARD
+                    .decode(encoded)
+                    .map_err(|e| err(format!("Secret {name:?}: tls.key is not valid base64: {e}")))?,
+            );
+            keys.extend(parse_pem_keys(&pem_bytes).map_err(|e| err(format!("Secret {name:?}: {e}")))?);
+        }
+    }
+    Ok(keys)
+}
+
+/// A freshly generated key pair, in the shapes the controller stores.
+pub struct GeneratedKey {
+    pub private_key: PrivateKey,
+    pub certificate: Certificate,
+    /// `RSA PRIVATE KEY` (PKCS#1) PEM, as in the key Secret's `tls.key`.
+    pub private_key_pem: Zeroizing<String>,
+}
+
+/// Parameters for [`generate`].
+#[derive(Debug, Clone)]
+pub struct KeyGenParams {
+    pub bits: usize,
+    /// Certificate subject and issuer CN; empty gives an empty DN, like the controller.
+    pub common_name: String,
+    pub not_before: OffsetDateTime,
+    pub validity: time::Duration,
+}
+
+/// Generates an RSA key and a self-signed certificate shaped like the controller's:
+/// random serial, KeyUsage `encipherOnly` (critical), BasicConstraints CA:TRUE
+/// (critical), sha256WithRSAEncryption.
+pub fn generate(params: &KeyGenParams) -> Result<GeneratedKey, KeyError> {
+    let size = match params.bits {
+        2048 => KeySize::Rsa2048,
+        3072 => KeySize::Rsa3072,
+        4096 => KeySize::Rsa4096,
+        8192 => KeySize::Rsa8192,
+        other => return Err(KeyError::KeySize(other)),
+    };
+    let gen_err = |e: &dyn fmt::Display| KeyError::Generate(e.to_string());
+    let key = PrivateDecryptingKey::generate(size).map_err(|e| gen_err(&e))?;
+    let pkcs8: Pkcs8V1Der<'static> = key.as_der().map_err(|e| gen_err(&e))?;
+    let pkcs8 = Zeroizing::new(pkcs8.as_ref().to_vec());
+
+    let signer = rcgen::KeyPair::try_from(pkcs8.as_slice()).map_err(|e| gen_err(&e))?;
+    let mut cert_params = rcgen::CertificateParams::default();
+    cert_params.distinguished_name = rcgen::DistinguishedName::new();
+    if !params.common_name.is_empty() {
+        cert_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, params.common_name.as_str());
+    }
+    let mut serial = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut serial).map_err(|e| gen_err(&e))?;
+    serial[0] &= 0x7f; // positive INTEGER in [0, 2^127)
+    cert_params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+    cert_params.not_before = params.not_before;
+    cert_params.not_after = params.not_before + params.validity;
+    cert_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    cert_params.key_usages = vec![rcgen::KeyUsagePurpose::EncipherOnly];
+    let cert = cert_params.self_signed(&signer).map_err(|e| gen_err(&e))?;
+
+    let pkcs1 = pkcs8_to_pkcs1(&pkcs8).map_err(|e| gen_err(&e))?;
+    let private_key_pem = Zeroizing::new(pem::encode(&pem::Pem::new("RSA PRIVATE KEY", pkcs1.to_vec())));
+    Ok(GeneratedKey {
+        private_key: PrivateKey::from_pkcs8_der(&pkcs8)?,
+        certificate: Certificate::from_der(cert.der())?,
+        private_key_pem,
+    })
+}
+
+/// The controller's key Secret for `key`: type `kubernetes.io/tls`, label
+/// `sealedsecrets.bitnami.com/sealed-secrets-key: active`, PKCS#1 `tls.key` and
+/// the certificate in `tls.crt`.
+pub fn key_secret(key: &GeneratedKey, namespace: &str, name: &str) -> k8s_openapi::api::core::v1::Secret {
+    use k8s_openapi::ByteString;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    let labels = [(
+        gitseal_api::annotations::SEALED_SECRETS_KEY_LABEL.to_string(),
+        "active".to_string(),
+    )];
+    k8s_openapi::api::core::v1::Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            labels: Some(labels.into_iter().collect()),
+            ..Default::default()
+        },
+        type_: Some("kubernetes.io/tls".into()),
+        data: Some(
+            [
+                ("tls.crt".to_string(), ByteString(key.certificate.to_pem().into_bytes())),
+                (
+                    "tls.key".to_string(),
+                    ByteString(key.private_key_pem.as_bytes().to_vec()),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        ),
+        ..Default::default()
+    }
+}

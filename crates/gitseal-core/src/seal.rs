@@ -1,0 +1,371 @@
+//! Secret → SealedSecret, as kubeseal does it.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use gitseal_api::annotations::LAST_APPLIED;
+use gitseal_api::{SealedSecret, SealedSecretSpec, SecretTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+use crate::hybrid;
+use crate::keys::PublicKey;
+use crate::names;
+use crate::scope::Scope;
+
+/// Kubernetes refuses Secrets whose data exceeds 1 MiB.
+pub const MAX_SECRET_BYTES: usize = 1 << 20;
+
+/// A plaintext Secret read from a manifest.
+#[derive(Debug, Clone, Default)]
+pub struct InputSecret {
+    pub metadata: ObjectMeta,
+    pub type_: Option<String>,
+    pub immutable: Option<bool>,
+    /// `data` (decoded) then `stringData`, which wins on duplicate keys.
+    pub items: BTreeMap<String, Zeroizing<Vec<u8>>>,
+}
+
+/// Why a manifest is not a usable Secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    #[error("expected kind Secret (apiVersion v1), found {0}")]
+    WrongKind(String),
+    #[error("invalid metadata: {0}")]
+    Metadata(String),
+    #[error("{field} must be {expected}")]
+    FieldType {
+        field: &'static str,
+        expected: &'static str,
+    },
+    #[error("{field} item {item:?}: {reason}")]
+    Item {
+        field: &'static str,
+        item: String,
+        reason: String,
+    },
+    #[error("Secret data is {0} bytes, over the 1 MiB Kubernetes limit")]
+    TooLarge(usize),
+}
+
+/// Why a Secret could not be sealed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    #[error("Secret has no name; set metadata.name or pass --name")]
+    MissingName,
+    #[error("secret must declare a namespace for {0} scope; set metadata.namespace or pass --namespace")]
+    MissingNamespace(Scope),
+    #[error("namespace mismatch: the Secret says {secret:?} but --namespace is {flag:?}")]
+    NamespaceMismatch { secret: String, flag: String },
+    #[error("invalid name: {0}")]
+    InvalidName(String),
+    #[error("invalid namespace: {0}")]
+    InvalidNamespace(String),
+    #[error("invalid item: {0}")]
+    InvalidItem(String),
+    #[error("Secret has no data or stringData; pass --allow-empty-data to seal it anyway")]
+    Empty,
+    #[error("item {0:?}: encryption failed")]
+    Encrypt(String),
+}
+
+impl InputSecret {
+    /// Reads a Secret from a decoded manifest object.
+    pub fn from_value(value: &Value) -> Result<Self, SecretError> {
+        let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+        let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("v1");
+        if kind != "Secret" || api_version != "v1" {
+            let shown = if kind.is_empty() {
+                "no kind".to_string()
+            } else {
+                format!("{api_version}/{kind}")
+            };
+            return Err(SecretError::WrongKind(shown));
+        }
+        let metadata = match value.get("metadata") {
+            None | Some(Value::Null) => ObjectMeta::default(),
+            Some(m) => serde_json::from_value(m.clone()).map_err(|e| SecretError::Metadata(e.to_string()))?,
+        };
+        let type_ = match value.get("type") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                return Err(SecretError::FieldType {
+                    field: "type",
+                    expected: "a string",
+                });
+            }
+        };
+        let immutable = match value.get("immutable") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                return Err(SecretError::FieldType {
+                    field: "immutable",
+                    expected: "true or false",
+                });
+            }
+        };
+        let mut items = BTreeMap::new();
+        for (field, decode) in [("data", true), ("stringData", false)] {
+            let map = match value.get(field) {
+                None | Some(Value::Null) => continue,
+                Some(Value::Object(m)) => m,
+                Some(_) => {
+                    return Err(SecretError::FieldType {
+                        field: if decode { "data" } else { "stringData" },
+                        expected: "a map of strings",
+                    });
+                }
+            };
+            let field: &'static str = if decode { "data" } else { "stringData" };
+            for (k, v) in map {
+                let item_err = |reason: String| SecretError::Item {
+                    field,
+                    item: k.clone(),
+                    reason,
+                };
+                let s = match v {
+                    Value::String(s) => s,
+                    Value::Null => "",
+                    other => {
+                        return Err(item_err(format!(
+                            "expected a string, found {} (quote the value in YAML)",
+                            json_type(other)
+                        )));
+                    }
+                };
+                let bytes = if decode {
+                    decode_base64(s).map_err(|e| item_err(format!("invalid base64: {e}")))?
+                } else {
+                    s.as_bytes().to_vec()
+                };
+                items.insert(k.clone(), Zeroizing::new(bytes));
+            }
+        }
+        let total: usize = items.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if total > MAX_SECRET_BYTES {
+            return Err(SecretError::TooLarge(total));
+        }
+        Ok(Self {
+            metadata,
+            type_,
+            immutable,
+            items,
+        })
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+/// Base64 as Kubernetes accepts it in `data`: standard alphabet with padding;
+/// line breaks are ignored, as Go's decoder does.
+pub fn decode_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    if s.contains(['\n', '\r']) {
+        let compact: String = s.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+        STANDARD.decode(compact)
+    } else {
+        STANDARD.decode(s)
+    }
+}
+
+/// How to seal: kubeseal's flags.
+#[derive(Debug, Clone, Default)]
+pub struct SealOptions<'a> {
+    /// `--scope`, if given: rewrites the scope annotations. Without it the Secret's
+    /// own scope annotations apply (strict when it has none).
+    pub scope: Option<Scope>,
+    /// `--name`: overrides the Secret's name.
+    pub name: Option<&'a str>,
+    /// `--namespace`, if given explicitly.
+    pub namespace: Option<&'a str>,
+    /// The namespace for Secrets that have none (kubeconfig context, else `default`).
+    pub default_namespace: &'a str,
+    pub allow_empty_data: bool,
+}
+
+/// Server-set fields and plaintext-bearing annotations kubeseal strips.
+fn strip_metadata(meta: &mut ObjectMeta) {
+    meta.self_link = None;
+    meta.uid = None;
+    meta.resource_version = None;
+    meta.generation = None;
+    meta.creation_timestamp = None;
+    meta.deletion_timestamp = None;
+    meta.deletion_grace_period_seconds = None;
+    meta.owner_references = None;
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        for k in LAST_APPLIED {
+            a.remove(k);
+        }
+    }
+    if meta.annotations.as_ref().is_some_and(BTreeMap::is_empty) {
+        meta.annotations = None;
+    }
+    if meta.labels.as_ref().is_some_and(BTreeMap::is_empty) {
+        meta.labels = None;
+    }
+}
+
+fn nonempty(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.is_empty())
+}
+
+/// Seals a Secret to `key`.
+pub fn seal(input: InputSecret, key: &PublicKey, opts: &SealOptions<'_>) -> Result<SealedSecret, SealError> {
+    let InputSecret {
+        mut metadata,
+        type_,
+        immutable,
+        items,
+    } = input;
+    if let Some(name) = opts.name {
+        metadata.name = Some(name.to_string());
+    }
+    let name = nonempty(metadata.name.as_deref())
+        .ok_or(SealError::MissingName)?
+        .to_string();
+    names::check_subdomain(&name).map_err(SealError::InvalidName)?;
+
+    let scope = match opts.scope {
+        Some(scope) => {
+            scope.write_annotations(metadata.annotations.get_or_insert_with(BTreeMap::new));
+            scope
+        }
+        None => Scope::from_annotations(metadata.annotations.as_ref()),
+    };
+
+    let own_ns = nonempty(metadata.namespace.as_deref()).map(str::to_string);
+    let namespace = match (own_ns, nonempty(opts.namespace)) {
+        (Some(own), Some(flag)) if own != flag && scope.needs_namespace() => {
+            return Err(SealError::NamespaceMismatch {
+                secret: own,
+                flag: flag.to_string(),
+            });
+        }
+        (Some(own), _) => Some(own),
+        (None, Some(flag)) => Some(flag.to_string()),
+        (None, None) if scope.needs_namespace() => nonempty(Some(opts.default_namespace)).map(str::to_string),
+        (None, None) => None,
+    };
+    if scope.needs_namespace() && namespace.is_none() {
+        return Err(SealError::MissingNamespace(scope));
+    }
+    if let Some(ns) = &namespace {
+        names::check_label(ns).map_err(SealError::InvalidNamespace)?;
+    }
+    metadata.namespace = namespace.clone();
+
+    if items.is_empty() && !opts.allow_empty_data {
+        return Err(SealError::Empty);
+    }
+    let ns = namespace.as_deref().unwrap_or("");
+    let label = scope.label(ns, &name);
+    let encrypted_data = encrypt_items(&items, key, &label)?;
+
+    strip_metadata(&mut metadata);
+    let mut outer_annotations = BTreeMap::new();
+    scope.write_annotations(&mut outer_annotations);
+    let mut sealed = SealedSecret::new(
+        &name,
+        SealedSecretSpec {
+            template: Some(SecretTemplateSpec {
+                metadata: Some(metadata),
+                type_,
+                immutable,
+                data: None,
+            }),
+            encrypted_data,
+            data: None,
+        },
+    );
+    sealed.metadata.namespace = namespace;
+    sealed.metadata.annotations = (!outer_annotations.is_empty()).then_some(outer_annotations);
+    Ok(sealed)
+}
+
+fn encrypt_items(
+    items: &BTreeMap<String, Zeroizing<Vec<u8>>>,
+    key: &PublicKey,
+    label: &[u8],
+) -> Result<BTreeMap<String, String>, SealError> {
+    items
+        .iter()
+        .map(|(k, v)| {
+            names::check_data_key(k).map_err(SealError::InvalidItem)?;
+            let ct = hybrid::encrypt(key, label, v).map_err(|_| SealError::Encrypt(k.clone()))?;
+            Ok((k.clone(), STANDARD.encode(ct)))
+        })
+        .collect()
+}
+
+/// Seals one value (`--raw`): bare base64 for pasting into `encryptedData`.
+pub fn seal_raw(
+    plaintext: &[u8],
+    key: &PublicKey,
+    scope: Scope,
+    namespace: &str,
+    name: &str,
+) -> Result<String, SealError> {
+    if scope.needs_namespace() && namespace.is_empty() {
+        return Err(SealError::MissingNamespace(scope));
+    }
+    if scope.needs_name() && name.is_empty() {
+        return Err(SealError::MissingName);
+    }
+    let ct =
+        hybrid::encrypt(key, &scope.label(namespace, name), plaintext).map_err(|_| SealError::Encrypt("raw".into()))?;
+    Ok(STANDARD.encode(ct))
+}
+
+/// `--merge-into`: seals `input`'s items for the existing SealedSecret — under
+/// *its* name, namespace and scope — and adds or replaces just those items.
+/// Template labels and annotations from the input are merged in; everything else
+/// in the existing object is left as it was. Returns the item names written.
+pub fn merge_into(existing: &mut SealedSecret, input: InputSecret, key: &PublicKey) -> Result<Vec<String>, SealError> {
+    let name = nonempty(existing.metadata.name.as_deref())
+        .ok_or(SealError::MissingName)?
+        .to_string();
+    let namespace = existing.metadata.namespace.clone().unwrap_or_default();
+    let scope = Scope::from_annotations(existing.metadata.annotations.as_ref());
+    if scope.needs_namespace() && namespace.is_empty() {
+        return Err(SealError::MissingNamespace(scope));
+    }
+    let label = scope.label(&namespace, &name);
+    let sealed = encrypt_items(&input.items, key, &label)?;
+    let written: Vec<String> = sealed.keys().cloned().collect();
+    existing.spec.encrypted_data.extend(sealed);
+
+    let mut meta = input.metadata;
+    strip_metadata(&mut meta);
+    let template = existing.spec.template.get_or_insert_with(Default::default);
+    let tmeta = template.metadata.get_or_insert_with(Default::default);
+    if let Some(labels) = meta.labels {
+        tmeta.labels.get_or_insert_with(BTreeMap::new).extend(labels);
+    }
+    if let Some(mut annotations) = meta.annotations {
+        // The file's scope stays in force.
+        Scope::Strict.write_annotations(&mut annotations);
+        if !annotations.is_empty() {
+            tmeta.annotations.get_or_insert_with(BTreeMap::new).extend(annotations);
+        }
+    }
+    if template.type_.is_none() {
+        template.type_ = input.type_;
+    }
+    Ok(written)
+}

@@ -1,0 +1,209 @@
+//! SealedSecret → Secret, exactly as the controller builds it (minus ownerReferences).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use gitseal_api::{SealedSecret, Secret};
+use k8s_openapi::ByteString;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::hybrid::{self, HybridError};
+use crate::keys::PrivateKey;
+use crate::scope::Scope;
+
+/// Options for [`unseal`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnsealOptions {
+    /// Accept the deprecated whole-Secret blob in `spec.data`.
+    pub accept_deprecated_v1_data: bool,
+}
+
+/// A successful unseal.
+#[derive(Debug, Clone)]
+pub struct Unsealed {
+    pub secret: Secret,
+    /// For each item, the index (into the keys given) of the key that opened it.
+    pub key_by_item: BTreeMap<String, usize>,
+}
+
+/// Why one item failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemFailure {
+    /// No key opened it (wrong key, wrong scope/name/namespace, or tampering).
+    NoKey,
+    TooShort,
+    InvalidBase64(String),
+}
+
+/// Why a SealedSecret could not be unsealed. Unsealing is all or nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnsealError {
+    #[error("cannot use the field 'encryptedData' and the deprecated field 'data' at the same time")]
+    BothDataFields,
+    #[error("using deprecated 'data' field; pass --accept-deprecated-v1-data to unseal it")]
+    DeprecatedV1Data,
+    #[error("deprecated 'data' field: {0}")]
+    InvalidV1Data(String),
+    #[error("{}", ItemFailures(.0))]
+    Items(Vec<(String, ItemFailure)>),
+    #[error("template data {key:?}: {error}")]
+    Template { key: String, error: gotemplate::Error },
+}
+
+impl UnsealError {
+    /// The item names that failed, for callers that report them separately.
+    pub fn failed_items(&self) -> Vec<&str> {
+        match self {
+            UnsealError::Items(items) => items.iter().map(|(k, _)| k.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+struct ItemFailures<'a>(&'a [(String, ItemFailure)]);
+
+impl fmt::Display for ItemFailures<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        let no_key: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(_, e)| *e == ItemFailure::NoKey)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if !no_key.is_empty() {
+            parts.push(format!("{} ({})", HybridError::NoKey, no_key.join(", ")));
+        }
+        for (k, e) in self.0 {
+            match e {
+                ItemFailure::NoKey => {}
+                ItemFailure::TooShort => parts.push(format!("item {k:?}: {}", HybridError::TooShort)),
+                ItemFailure::InvalidBase64(why) => parts.push(format!("item {k:?}: invalid base64: {why}")),
+            }
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// Unseals with `keys`, tried in order for every item.
+///
+/// The scope, namespace and name come from the SealedSecret's own metadata, never
+/// from its template.
+pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -> Result<Unsealed, UnsealError> {
+    let namespace = sealed.metadata.namespace.as_deref().unwrap_or("");
+    let name = sealed.metadata.name.as_deref().unwrap_or("");
+    let label = Scope::from_annotations(sealed.annotations()).label(namespace, name);
+
+    if let Some(blob) = &sealed.spec.data {
+        if !sealed.spec.encrypted_data.is_empty() {
+            return Err(UnsealError::BothDataFields);
+        }
+        if !opts.accept_deprecated_v1_data {
+            return Err(UnsealError::DeprecatedV1Data);
+        }
+        return unseal_v1(&blob.0, &label, keys, namespace, name);
+    }
+
+    let mut plain: BTreeMap<String, Zeroizing<Vec<u8>>> = BTreeMap::new();
+    let mut key_by_item = BTreeMap::new();
+    let mut failures = Vec::new();
+    for (item, value) in &sealed.spec.encrypted_data {
+        let ct = match STANDARD.decode(value) {
+            Ok(ct) => ct,
+            Err(e) => {
+                failures.push((item.clone(), ItemFailure::InvalidBase64(e.to_string())));
+                continue;
+            }
+        };
+        match hybrid::decrypt(keys, &label, &ct) {
+            Ok((pt, index)) => {
+                plain.insert(item.clone(), pt);
+                key_by_item.insert(item.clone(), index);
+            }
+            Err(HybridError::TooShort) => failures.push((item.clone(), ItemFailure::TooShort)),
+            Err(_) => failures.push((item.clone(), ItemFailure::NoKey)),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(UnsealError::Items(failures));
+    }
+
+    let template = sealed.spec.template.clone().unwrap_or_default();
+    let mut data: BTreeMap<String, ByteString> = BTreeMap::new();
+    if let Some(tdata) = &template.data {
+        // The dot is item name → decrypted value; templates render even with no items.
+        let mut context: BTreeMap<String, Vec<u8>> = plain.iter().map(|(k, v)| (k.clone(), v.to_vec())).collect();
+        let rendered: Result<Vec<_>, _> = tdata
+            .iter()
+            .map(|(key, source)| match gotemplate::render(source, &context) {
+                Ok(out) => Ok((key.clone(), ByteString(out))),
+                Err(error) => Err(UnsealError::Template {
+                    key: key.clone(),
+                    error,
+                }),
+            })
+            .collect();
+        context.values_mut().for_each(Zeroize::zeroize);
+        data.extend(rendered?);
+    }
+    for (k, v) in plain {
+        data.entry(k).or_insert_with(|| ByteString(v.to_vec()));
+    }
+
+    let mut metadata = template.metadata.unwrap_or_default();
+    metadata.name = sealed.metadata.name.clone();
+    metadata.namespace = sealed.metadata.namespace.clone();
+    let secret = Secret {
+        metadata,
+        type_: Some(
+            template
+                .type_
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "Opaque".into()),
+        ),
+        immutable: template.immutable,
+        data: Some(data),
+        ..Default::default()
+    };
+    Ok(Unsealed { secret, key_by_item })
+}
+
+fn unseal_v1(
+    blob: &[u8],
+    label: &[u8],
+    keys: &[PrivateKey],
+    namespace: &str,
+    name: &str,
+) -> Result<Unsealed, UnsealError> {
+    let (plain, _) = hybrid::decrypt(keys, label, blob).map_err(|e| UnsealError::InvalidV1Data(e.to_string()))?;
+    let mut secret: Secret =
+        serde_json::from_slice(&plain).map_err(|e| UnsealError::InvalidV1Data(format!("not a Secret: {e}")))?;
+    secret.metadata.name = Some(name.to_string());
+    secret.metadata.namespace = (!namespace.is_empty()).then(|| namespace.to_string());
+    Ok(Unsealed {
+        secret,
+        key_by_item: BTreeMap::new(),
+    })
+}
+
+/// Decrypts one `--raw` value.
+pub fn unseal_raw(
+    value: &str,
+    keys: &[PrivateKey],
+    scope: Scope,
+    namespace: &str,
+    name: &str,
+) -> Result<Zeroizing<Vec<u8>>, UnsealError> {
+    let fail = |f| UnsealError::Items(vec![("raw".to_string(), f)]);
+    let ct = STANDARD
+        .decode(value.trim())
+        .map_err(|e| fail(ItemFailure::InvalidBase64(e.to_string())))?;
+    match hybrid::decrypt(keys, &scope.label(namespace, name), &ct) {
+        Ok((pt, _)) => Ok(pt),
+        Err(HybridError::TooShort) => Err(fail(ItemFailure::TooShort)),
+        Err(_) => Err(fail(ItemFailure::NoKey)),
+    }
+}
