@@ -1,0 +1,264 @@
+//! Command-line definition (clap derive). Completions and man pages are generated
+//! from this same definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use gitseal_core::Scope;
+use gitseal_core::manifest::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gitseal",
+    version,
+    about = "Seal Kubernetes Secrets into SealedSecrets you can commit to Git",
+    long_about = "gitseal encrypts Kubernetes Secrets into bitnami.com/v1alpha1 SealedSecrets with a \
+                  cluster's public certificate. Its output is byte-compatible with kubeseal: the Sealed \
+                  Secrets controller and gitseal-controller both unseal it.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, global = true, env = "KUBECONFIG", value_name = "FILE", hide_env_values = true)]
+    pub kubeconfig: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Seal Secret manifests into SealedSecrets.
+    #[command(after_help = "Examples:\n  \
+        gitseal seal --cert cert.pem -f secret.yaml -w sealed.yaml\n  \
+        kubectl create secret generic db --from-literal=password=s3cret --dry-run=client -o yaml | gitseal seal --cert cert.pem\n  \
+        printf %s s3cret | gitseal seal --raw --cert cert.pem --namespace team-a --name db\n  \
+        gitseal seal --cert cert.pem --merge-into sealed.yaml -f extra-item.yaml")]
+    Seal(SealArgs),
+    /// Decrypt SealedSecrets offline with private keys (disaster recovery).
+    Unseal(UnsealArgs),
+    /// Check SealedSecrets offline: fully with --key, structurally with --cert.
+    Validate(ValidateArgs),
+    /// Generate a controller key pair (bring-your-own-key setups).
+    Keygen(KeygenArgs),
+    /// Print the SealedSecret CustomResourceDefinition.
+    Crd,
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages for gitseal and its subcommands.
+    #[command(name = "man")]
+    Man {
+        /// Directory to write the pages into.
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Yaml,
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Yaml => Format::Yaml,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScopeArg {
+    Strict,
+    NamespaceWide,
+    ClusterWide,
+}
+
+impl From<ScopeArg> for Scope {
+    fn from(s: ScopeArg) -> Self {
+        match s {
+            ScopeArg::Strict => Scope::Strict,
+            ScopeArg::NamespaceWide => Scope::NamespaceWide,
+            ScopeArg::ClusterWide => Scope::ClusterWide,
+        }
+    }
+}
+
+/// Input and output shared by the commands that read manifests.
+#[derive(Debug, Args)]
+pub struct Io {
+    /// Input files (YAML, multi-document YAML, or JSON). Default: standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Input file, as kubeseal's -f (may be repeated).
+    #[arg(short = 'f', long = "secret-file", value_name = "FILE")]
+    pub secret_file: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(short = 'o', long = "format", value_enum, value_name = "FORMAT")]
+    pub format: Option<FormatArg>,
+
+    /// Write the output to FILE, atomically and only on success.
+    #[arg(short = 'w', long = "output", alias = "sealed-secret-file", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+impl Io {
+    pub fn inputs(&self) -> Vec<PathBuf> {
+        self.files.iter().chain(&self.secret_file).cloned().collect()
+    }
+
+    /// `-o`, else the output file's extension, else YAML.
+    pub fn format(&self) -> Format {
+        match (self.format, &self.output) {
+            (Some(f), _) => f.into(),
+            (None, Some(p)) if p.extension().is_some_and(|e| e == "json") => Format::Json,
+            _ => Format::Yaml,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    #[command(flatten)]
+    pub io: Io,
+
+    /// Certificate to seal to: a path, an http(s):// URL or a file:// URL.
+    #[arg(long, env = "GITSEAL_CERT", value_name = "CERT")]
+    pub cert: Option<String>,
+
+    /// Scope. Without it, the Secret's own scope annotations apply (strict if none).
+    #[arg(long, value_enum)]
+    pub scope: Option<ScopeArg>,
+
+    /// Name of the Secret: overrides metadata.name; required for --raw with strict scope.
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Namespace (default: the kubeconfig context's, else "default").
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+
+    /// Seal a Secret that has no data or stringData.
+    #[arg(long)]
+    pub allow_empty_data: bool,
+
+    /// Seal to a certificate that has expired.
+    #[arg(long)]
+    pub allow_expired_cert: bool,
+
+    /// Add or replace the input's items in this SealedSecret file, in place. Its
+    /// format, name, namespace, scope and other items are kept.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["raw", "output"])]
+    pub merge_into: Option<PathBuf>,
+
+    /// Seal a single value and print bare base64 (no trailing newline).
+    #[arg(long)]
+    pub raw: bool,
+
+    /// With --raw: read the value from this file ([key=]path) instead of stdin.
+    #[arg(long, value_name = "[KEY=]PATH", requires = "raw")]
+    pub from_file: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnsealArgs {
+    #[command(flatten)]
+    pub io: Io,
+
+    /// Private keys: PEM files (PKCS#1 or PKCS#8), key Secrets, or a v1.List of
+    /// them (`kubectl get secret -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml`).
+    #[arg(
+        long = "key",
+        alias = "recovery-private-key",
+        value_name = "FILE",
+        required = true,
+        value_delimiter = ','
+    )]
+    pub keys: Vec<PathBuf>,
+
+    /// Decrypt a single --raw value (base64 from the input) and print the plaintext.
+    #[arg(long)]
+    pub raw: bool,
+
+    /// With --raw: the scope the value was sealed with.
+    #[arg(long, value_enum, default_value = "strict", requires = "raw")]
+    pub scope: ScopeArg,
+
+    /// With --raw: the namespace the value was sealed for.
+    #[arg(short = 'n', long, requires = "raw", default_value = "")]
+    pub namespace: String,
+
+    /// With --raw: the name the value was sealed for.
+    #[arg(long, requires = "raw", default_value = "")]
+    pub name: String,
+
+    /// Accept SealedSecrets that use the deprecated spec.data field.
+    #[arg(long)]
+    pub accept_deprecated_v1_data: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("material").required(true).args(["keys", "cert"]))]
+pub struct ValidateArgs {
+    /// SealedSecret files. Default: standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Private keys: every item must decrypt (and every template render).
+    #[arg(long = "key", value_name = "FILE", value_delimiter = ',')]
+    pub keys: Vec<PathBuf>,
+
+    /// The controller's certificate: structure only (base64, key length, scope annotations, names).
+    #[arg(long, env = "GITSEAL_CERT", value_name = "CERT")]
+    pub cert: Option<String>,
+
+    /// Accept SealedSecrets that use the deprecated spec.data field.
+    #[arg(long)]
+    pub accept_deprecated_v1_data: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the PKCS#1 private key (PEM, mode 0600).
+    #[arg(long, value_name = "FILE", default_value = "tls.key")]
+    pub key_out: PathBuf,
+
+    /// Where to write the self-signed certificate (PEM).
+    #[arg(long, value_name = "FILE", default_value = "tls.crt")]
+    pub cert_out: PathBuf,
+
+    /// Also write the controller's key Secret (kubernetes.io/tls) as YAML.
+    #[arg(long, value_name = "FILE")]
+    pub secret_out: Option<PathBuf>,
+
+    /// Namespace of the key Secret: the controller's namespace.
+    #[arg(long, default_value = "kube-system")]
+    pub secret_namespace: String,
+
+    /// Name of the key Secret (default: sealed-secrets-key plus a random suffix).
+    #[arg(long)]
+    pub secret_name: Option<String>,
+
+    /// RSA key size in bits.
+    #[arg(long, default_value_t = 4096)]
+    pub key_size: usize,
+
+    /// Certificate CN (default: empty subject, like the controller).
+    #[arg(long, default_value = "")]
+    pub my_cn: String,
+
+    /// Certificate validity, as a Go duration (e.g. 87600h).
+    #[arg(long, default_value = "87600h")]
+    pub key_ttl: String,
+
+    /// Overwrite existing output files.
+    #[arg(long)]
+    pub force: bool,
+}

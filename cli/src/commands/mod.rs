@@ -1,0 +1,86 @@
+//! One module per subcommand; shared manifest plumbing lives here.
+
+pub mod keygen;
+pub mod seal;
+pub mod unseal;
+pub mod validate;
+
+use anyhow::{Context as _, Result};
+use gitseal_core::api::SealedSecret;
+use gitseal_core::manifest::{decode_text, parse_documents};
+use serde_json::Value;
+
+use crate::io::Source;
+
+/// One object from the input, with the words that locate it in error messages.
+pub struct Object {
+    /// `file: document N`, plus `item M` inside a `kind: List`.
+    pub place: String,
+    pub value: Value,
+}
+
+impl Object {
+    /// `file: document N (Kind ns/name)`.
+    pub fn describe(&self) -> String {
+        let kind = self.value.get("kind").and_then(Value::as_str).unwrap_or("object");
+        let name = self
+            .value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("<no name>");
+        match self.value.pointer("/metadata/namespace").and_then(Value::as_str) {
+            Some(ns) if !ns.is_empty() => format!("{} ({kind} {ns}/{name})", self.place),
+            _ => format!("{} ({kind} {name})", self.place),
+        }
+    }
+}
+
+/// Decodes and splits every source into objects, expanding `kind: List`.
+pub fn objects(sources: &[Source]) -> Result<Vec<Object>> {
+    let mut out = Vec::new();
+    for src in sources {
+        let text = decode_text(&src.bytes).with_context(|| src.name.clone())?;
+        let docs = parse_documents(&text).with_context(|| src.name.clone())?;
+        for doc in docs {
+            let place = format!("{}: document {}", src.name, doc.index);
+            if doc.kind() == Some("List") {
+                let items = doc
+                    .value
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                for (i, value) in items.into_iter().enumerate() {
+                    out.push(Object {
+                        place: format!("{place} item {}", i + 1),
+                        value,
+                    });
+                }
+            } else {
+                out.push(Object {
+                    place,
+                    value: doc.value,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads an object as a SealedSecret, refusing other kinds.
+pub fn sealed_secret(obj: &Object) -> Result<SealedSecret> {
+    let kind = obj.value.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api = obj.value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    if kind != "SealedSecret" || api != "bitnami.com/v1alpha1" {
+        anyhow::bail!(
+            "{}: expected a bitnami.com/v1alpha1 SealedSecret, found {}",
+            obj.describe(),
+            if kind.is_empty() {
+                "no kind".to_string()
+            } else {
+                format!("{api}/{kind}")
+            }
+        );
+    }
+    serde_json::from_value(obj.value.clone()).with_context(|| format!("{}: invalid SealedSecret", obj.describe()))
+}

@@ -1,0 +1,118 @@
+//! `gitseal seal`.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use gitseal_core::Scope;
+use gitseal_core::manifest::{Format, to_document};
+use gitseal_core::seal::{InputSecret, SealOptions, merge_into, seal, seal_raw};
+use time::OffsetDateTime;
+
+use super::{Object, objects, sealed_secret};
+use crate::cli::SealArgs;
+use crate::io::{self, Source, usage};
+
+pub fn run(args: &SealArgs, kubeconfig: Option<&str>) -> Result<()> {
+    let cert_spec = args
+        .cert
+        .as_deref()
+        .ok_or_else(|| usage("no certificate: pass --cert FILE|URL or set GITSEAL_CERT"))?;
+    let cert = io::load_cert(cert_spec)?;
+    if !args.allow_expired_cert {
+        cert.check_not_expired(OffsetDateTime::now_utc())
+            .with_context(|| format!("{cert_spec} (pass --allow-expired-cert to use it anyway)"))?;
+    }
+    let key = cert.public_key();
+
+    if args.raw {
+        return raw(args, key, kubeconfig);
+    }
+    if args.from_file.is_some() {
+        return Err(usage("--from-file requires --raw"));
+    }
+
+    let sources = io::read_inputs(&args.io.inputs())?;
+    let secrets = secrets(&sources)?;
+    if let Some(target) = &args.merge_into {
+        return merge(target, secrets, key);
+    }
+
+    let default_ns = io::default_namespace(kubeconfig);
+    let opts = SealOptions {
+        scope: args.scope.map(Scope::from),
+        name: args.name.as_deref(),
+        namespace: args.namespace.as_deref(),
+        default_namespace: &default_ns,
+        allow_empty_data: args.allow_empty_data,
+    };
+    let format = args.io.format();
+    let mut out = String::new();
+    for (obj, secret) in secrets {
+        let sealed = seal(secret, key, &opts).with_context(|| obj.describe())?;
+        out.push_str(&to_document(&sealed, format).map_err(anyhow::Error::msg)?);
+    }
+    io::emit(args.io.output.as_deref(), out.as_bytes(), Some(0o644))
+}
+
+/// Reads every object as a Secret; an input with none is an error.
+fn secrets(sources: &[Source]) -> Result<Vec<(Object, InputSecret)>> {
+    let objs = objects(sources)?;
+    if objs.is_empty() {
+        let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+        bail!(
+            "{}: no Secret found; ensure the input is a YAML or JSON Secret manifest",
+            names.join(", ")
+        );
+    }
+    objs.into_iter()
+        .map(|obj| {
+            let secret = InputSecret::from_value(&obj.value).with_context(|| obj.describe())?;
+            Ok((obj, secret))
+        })
+        .collect()
+}
+
+fn raw(args: &SealArgs, key: &gitseal_core::PublicKey, kubeconfig: Option<&str>) -> Result<()> {
+    let value = zeroize::Zeroizing::new(match &args.from_file {
+        // kubeseal accepts `key=path` and ignores the key.
+        Some(spec) => {
+            let path = spec.split_once('=').map_or(spec.as_str(), |(_, p)| p);
+            io::read_file(Path::new(path))?
+        }
+        None => io::read_inputs(&args.io.inputs())?.remove(0).bytes,
+    });
+    let scope = args.scope.map(Scope::from).unwrap_or_default();
+    let namespace = match (&args.namespace, scope) {
+        (Some(ns), _) => ns.clone(),
+        (None, Scope::ClusterWide) => String::new(),
+        (None, _) => io::default_namespace(kubeconfig),
+    };
+    let name = args.name.clone().unwrap_or_default();
+    let sealed = seal_raw(&value, key, scope, &namespace, &name).map_err(|e| usage(format!("--raw: {e}")))?;
+    io::emit(args.io.output.as_deref(), sealed.as_bytes(), Some(0o644))
+}
+
+fn merge(target: &Path, secrets: Vec<(Object, InputSecret)>, key: &gitseal_core::PublicKey) -> Result<()> {
+    let [(obj, secret)]: [(Object, InputSecret); 1] = secrets
+        .try_into()
+        .map_err(|v: Vec<_>| anyhow::anyhow!("--merge-into takes exactly one Secret, the input has {}", v.len()))?;
+    let source = Source {
+        name: target.display().to_string(),
+        bytes: io::read_file(target)?,
+    };
+    let existing = objects(std::slice::from_ref(&source))?;
+    let [existing_obj]: [Object; 1] = existing.try_into().map_err(|v: Vec<_>| {
+        anyhow::anyhow!(
+            "{}: --merge-into needs exactly one SealedSecret, found {} documents",
+            source.name,
+            v.len()
+        )
+    })?;
+    let mut sealed = sealed_secret(&existing_obj)?;
+    merge_into(&mut sealed, secret, key)
+        .with_context(|| format!("{} into {}", obj.describe(), existing_obj.describe()))?;
+    let text = gitseal_core::manifest::decode_text(&source.bytes)?;
+    let format = Format::detect(&text);
+    let out = to_document(&sealed, format).map_err(anyhow::Error::msg)?;
+    io::write_atomic(target, out.as_bytes(), None)
+}

@@ -1,0 +1,256 @@
+//! Everything the CLI does with files, stdin, the network and the kubeconfig.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use gitseal_core::Certificate;
+use gitseal_core::keys::{PrivateKey, parse_private_keys};
+use gitseal_core::manifest::MAX_INPUT_BYTES;
+
+/// An error in how gitseal was called (exit status 2), as opposed to bad data (1).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+/// Where input came from, for error messages.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+fn read_limited(mut r: impl Read, name: &str) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    r.by_ref()
+        .take(MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("{name}: cannot read"))?;
+    if buf.len() > MAX_INPUT_BYTES {
+        bail!("{name}: input is larger than {} MiB", MAX_INPUT_BYTES >> 20);
+    }
+    Ok(buf)
+}
+
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let name = path.display().to_string();
+    let f = std::fs::File::open(path).with_context(|| format!("{name}: cannot open"))?;
+    read_limited(f, &name)
+}
+
+/// Reads the named files, or stdin when there are none.
+pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Source>> {
+    if paths.is_empty() || (paths.len() == 1 && paths[0] == Path::new("-")) {
+        let stdin = std::io::stdin();
+        if std::io::IsTerminal::is_terminal(&stdin) {
+            eprintln!("(tty detected: expecting json/yaml k8s resource in stdin)");
+        }
+        return Ok(vec![Source {
+            name: "<stdin>".into(),
+            bytes: read_limited(stdin.lock(), "<stdin>")?,
+        }]);
+    }
+    paths
+        .iter()
+        .map(|p| {
+            Ok(Source {
+                name: p.display().to_string(),
+                bytes: read_file(p)?,
+            })
+        })
+        .collect()
+}
+
+/// Writes `contents` to `path` atomically: a temporary file in the same
+/// directory, renamed over the target only once everything is written.
+pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<()> {
+    let name = path.display();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("{name}: cannot create a file in {}", dir.display()))?;
+    tmp.write_all(contents)
+        .with_context(|| format!("{name}: cannot write"))?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("{name}: cannot write"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = match mode {
+            Some(m) => m,
+            None => std::fs::metadata(path)
+                .map(|m| m.permissions().mode() & 0o7777)
+                .unwrap_or(0o644),
+        };
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("{name}: cannot set permissions"))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    tmp.persist(path)
+        .map_err(|e| anyhow!("{name}: cannot write: {}", e.error))?;
+    Ok(())
+}
+
+/// Writes command output to `-w FILE` (atomically) or stdout.
+pub fn emit(output: Option<&Path>, contents: &[u8], mode: Option<u32>) -> Result<()> {
+    match output {
+        Some(path) => write_atomic(path, contents, mode),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(contents)?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+/// Loads a certificate from a path, a `file://` URL or an `http(s)://` URL.
+pub fn load_cert(spec: &str) -> Result<Certificate> {
+    let bytes = if let Some(rest) = spec.strip_prefix("file://") {
+        read_file(Path::new(rest))?
+    } else if spec.starts_with("http://") || spec.starts_with("https://") {
+        fetch(spec)?
+    } else {
+        read_file(Path::new(spec))?
+    };
+    Certificate::from_pem(&bytes).with_context(|| format!("{spec}: not a usable certificate"))
+}
+
+fn fetch(url: &str) -> Result<Vec<u8>> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(provider)
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut resp = agent
+        .get(url)
+        .header("Accept", "application/x-pem-file, */*")
+        .call()
+        .map_err(|e| anyhow!("{url}: cannot fetch certificate: {e}"))?;
+    resp.body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_vec()
+        .map_err(|e| anyhow!("{url}: cannot read certificate: {e}"))
+}
+
+/// Loads private keys from every file, in order.
+pub fn load_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>> {
+    let mut keys = Vec::new();
+    for p in paths {
+        let bytes = zeroize::Zeroizing::new(read_file(p)?);
+        keys.extend(parse_private_keys(&bytes).with_context(|| format!("{}", p.display()))?);
+    }
+    Ok(keys)
+}
+
+/// The namespace of the kubeconfig's current context, or `default`.
+pub fn default_namespace(kubeconfig: Option<&str>) -> String {
+    kubeconfig_namespace(kubeconfig).unwrap_or_else(|| "default".to_string())
+}
+
+fn kubeconfig_namespace(kubeconfig: Option<&str>) -> Option<String> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(rename_all = "kebab-case", default)]
+    struct Config {
+        current_context: Option<String>,
+        contexts: Vec<NamedContext>,
+    }
+    #[derive(serde::Deserialize)]
+    struct NamedContext {
+        name: String,
+        #[serde(default)]
+        context: Context,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Context {
+        namespace: Option<String>,
+    }
+
+    let files: Vec<PathBuf> = match kubeconfig {
+        Some(list) if !list.is_empty() => std::env::split_paths(list).collect(),
+        _ => vec![std::env::home_dir()?.join(".kube/config")],
+    };
+    let configs: Vec<Config> = files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .filter_map(|t| serde_saphyr::from_str(&t).ok())
+        .collect();
+    // As kubectl merges them: the first file that sets a value wins.
+    let current = configs.iter().find_map(|c| c.current_context.clone())?;
+    configs
+        .iter()
+        .flat_map(|c| &c.contexts)
+        .find(|c| c.name == current)
+        .and_then(|c| c.context.namespace.clone())
+        .filter(|ns| !ns.is_empty())
+}
+
+/// Parses a Go duration such as `87600h`, `90m` or `1h30m`.
+pub fn parse_go_duration(s: &str) -> Result<time::Duration> {
+    let bad = || usage(format!("invalid duration {s:?}: use Go syntax like 87600h or 1h30m"));
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        if num_len == 0 {
+            return Err(bad());
+        }
+        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let secs = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            _ => return Err(bad()),
+        };
+        total += n * secs;
+        rest = &rest[unit_len..];
+    }
+    Ok(time::Duration::seconds_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("87600h").unwrap(), time::Duration::hours(87600));
+        assert_eq!(parse_go_duration("1h30m").unwrap(), time::Duration::minutes(90));
+        assert!(parse_go_duration("10d").is_err());
+        assert!(parse_go_duration("h").is_err());
+        assert!(parse_go_duration("").is_err());
+    }
+}

@@ -1,0 +1,60 @@
+//! The `gitseal` command: a thin shell over `gitseal-core`.
+
+mod cli;
+mod commands;
+mod io;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory as _, Parser as _};
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            // One line: the context chain joined with ": ".
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("gitseal: error: {msg}");
+            if e.downcast_ref::<io::UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let kubeconfig = cli.kubeconfig.as_deref();
+    match &cli.command {
+        Command::Seal(args) => commands::seal::run(args, kubeconfig)?,
+        Command::Unseal(args) => commands::unseal::run(args)?,
+        Command::Validate(args) => {
+            if !commands::validate::run(args)? {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Keygen(args) => commands::keygen::run(args)?,
+        Command::Crd => io::emit(None, gitseal_core::api::crd_yaml().as_bytes(), None)?,
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "gitseal", &mut std::io::stdout());
+        }
+        Command::Man { out_dir } => {
+            std::fs::create_dir_all(out_dir)?;
+            clap_mangen::generate_to(Cli::command(), out_dir)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
