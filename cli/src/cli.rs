@@ -43,6 +43,8 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Print the SealedSecret CustomResourceDefinition.
     Crd,
+    /// Seal the bundled testdata Secrets with the demo certificate and unseal them back.
+    Demo,
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]

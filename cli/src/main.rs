@@ -41,6 +41,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Keygen(args) => commands::keygen::run(args)?,
+        Command::Demo => commands::demo::run()?,
         Command::Crd => io::emit(None, gitseal_core::api::crd_yaml().as_bytes(), None)?,
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "gitseal", &mut std::io::stdout());

@@ -1,5 +1,6 @@
 //! One module per subcommand; shared manifest plumbing lives here.
 
+pub mod demo;
 pub mod keygen;
 pub mod seal;
 pub mod unseal;
