@@ -125,3 +125,62 @@ fn open_with(key: &PrivateKey, label: &[u8], wrapped: &[u8], sealed: &[u8]) -> O
     buf.truncate(plain_len);
     Some(buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::parse_private_keys;
+
+    fn key() -> PrivateKey {
+        parse_private_keys(include_bytes!("../../../testdata/keys/second.key"))
+            .unwrap()
+            .remove(0)
+    }
+
+    /// Go's controller accepts AES-128/192 session keys too (older or foreign sealers).
+    #[test]
+    fn accepts_16_24_and_32_byte_session_keys() {
+        let key = key();
+        for len in [16usize, 24, 32] {
+            let session = vec![7u8; len];
+            let alg = match len {
+                16 => &AES_128_GCM,
+                24 => &AES_192_GCM,
+                _ => &AES_256_GCM,
+            };
+            let rsa_len = key.modulus_len();
+            let mut out = vec![0u8; 2 + rsa_len];
+            out[..2].copy_from_slice(&(rsa_len as u16).to_be_bytes());
+            key.public_key()
+                .oaep()
+                .encrypt(&OAEP_SHA256_MGF1SHA256, &session, &mut out[2..], Some(b"ns/name"))
+                .unwrap();
+            let mut body = b"payload".to_vec();
+            LessSafeKey::new(UnboundKey::new(alg, &session).unwrap())
+                .seal_in_place_append_tag(Nonce::assume_unique_for_key(ZERO_NONCE), Aad::empty(), &mut body)
+                .unwrap();
+            out.extend(body);
+            let (pt, idx) = decrypt([&key], b"ns/name", &out).unwrap();
+            assert_eq!((pt.as_slice(), idx), (&b"payload"[..], 0), "session key of {len} bytes");
+        }
+    }
+
+    #[test]
+    fn layout_is_prefix_wrapped_key_then_gcm() {
+        let key = key();
+        let ct = encrypt(key.public_key(), b"", b"hello").unwrap();
+        assert_eq!(&ct[..2], &[0x01, 0x00], "2048-bit key: prefix 0x0100");
+        assert_eq!(ct.len(), 2 + 256 + 5 + TAG_LEN);
+        assert_eq!(declared_rsa_len(&ct), Ok(256));
+    }
+
+    #[test]
+    fn short_inputs_are_errors() {
+        let key = key();
+        assert_eq!(decrypt([&key], b"", &[]), Err(HybridError::TooShort));
+        assert_eq!(decrypt([&key], b"", &[0x01]), Err(HybridError::TooShort));
+        assert_eq!(decrypt([&key], b"", &[0x01, 0x00, 0xff]), Err(HybridError::TooShort));
+        // Declares a 3-byte RSA part: no 2048-bit key can have made it.
+        assert_eq!(decrypt([&key], b"", &[0x00, 0x03, 1, 2, 3]), Err(HybridError::NoKey));
+    }
+}

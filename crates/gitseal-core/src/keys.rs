@@ -42,6 +42,8 @@ pub enum KeyError {
     Pem(String),
     #[error("no private key found (expected PEM keys, a key Secret with tls.key, or a v1.List of them)")]
     NoPrivateKey,
+    #[error(transparent)]
+    Input(#[from] manifest::ManifestError),
     #[error("document {document}: {reason}")]
     Manifest { document: usize, reason: String },
     #[error("failed to encrypt using an expired certificate on {0}")]
@@ -315,14 +317,8 @@ fn parse_pem_keys(input: &[u8]) -> Result<Vec<PrivateKey>, KeyError> {
 }
 
 fn parse_key_secrets(input: &[u8]) -> Result<Vec<PrivateKey>, KeyError> {
-    let text = manifest::decode_text(input).map_err(|e| KeyError::Manifest {
-        document: 0,
-        reason: e.to_string(),
-    })?;
-    let docs = manifest::parse_documents(&text).map_err(|e| KeyError::Manifest {
-        document: e.document(),
-        reason: e.to_string(),
-    })?;
+    let text = manifest::decode_text(input)?;
+    let docs = manifest::parse_documents(&text)?;
     let mut keys = Vec::new();
     for doc in &docs {
         let err = |reason: String| KeyError::Manifest {
@@ -337,7 +333,12 @@ fn parse_key_secrets(input: &[u8]) -> Result<Vec<PrivateKey>, KeyError> {
                 .map(|a| a.iter().collect())
                 .unwrap_or_default(),
             Some("Secret") => vec![&doc.value],
-            other => return Err(err(format!("expected a key Secret or a List, found kind {other:?}"))),
+            Some(other) => return Err(err(format!("expected a key Secret or a List, found kind {other}"))),
+            None => {
+                return Err(err(
+                    "expected a key Secret or a List, found an object without kind".into()
+                ));
+            }
         };
         for (i, item) in items.iter().enumerate() {
             let name = item

@@ -171,6 +171,18 @@ pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Er
             Ok(v)
         }
         "print" => s(go_sprint(&args)),
+        // Go's url.QueryEscape of fmt.Sprint(args...).
+        "urlquery" => {
+            let mut out = Vec::new();
+            for b in go_sprint(&args) {
+                match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b),
+                    b' ' => out.push(b'+'),
+                    other => out.extend_from_slice(format!("%{other:02X}").as_bytes()),
+                }
+            }
+            s(out)
+        }
         "println" => {
             let mut out = Vec::new();
             for (i, a) in args.iter().enumerate() {

@@ -95,6 +95,11 @@ fn b64dec_returns_go_error_text_like_sprig() {
 }
 
 #[test]
+fn urlquery_escapes_like_go() {
+    assert_eq!(r("{{ urlquery \"p@ss w/rd&x=1\" }}"), "p%40ss+w%2Frd%26x%3D1");
+}
+
+#[test]
 fn printf_verbs_and_width() {
     assert_eq!(
         r("{{ printf \"%q|%5s|%-5s|%03d|%x|%%\" .user .user .user 7 .user }}"),
