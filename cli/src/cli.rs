@@ -103,7 +103,7 @@ pub struct Io {
     pub secret_file: Vec<PathBuf>,
 
     /// Output format.
-    #[arg(short = 'o', long = "format", value_enum, value_name = "FORMAT")]
+    #[arg(short = 'o', long = "format", value_enum, value_name = "FORMAT", ignore_case = true)]
     pub format: Option<FormatArg>,
 
     /// Write the output to FILE, atomically and only on success.
@@ -157,7 +157,7 @@ pub struct SealArgs {
 
     /// Add or replace the input's items in this SealedSecret file, in place. Its
     /// format, name, namespace, scope and other items are kept.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["raw", "output"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["raw", "output", "name", "namespace", "scope", "format"])]
     pub merge_into: Option<PathBuf>,
 
     /// Seal a single value and print bare base64 (no trailing newline).
@@ -193,9 +193,9 @@ pub struct UnsealArgs {
     #[arg(long, value_enum, default_value = "strict", requires = "raw")]
     pub scope: ScopeArg,
 
-    /// With --raw: the namespace the value was sealed for.
-    #[arg(short = 'n', long, requires = "raw", default_value = "")]
-    pub namespace: String,
+    /// With --raw: the namespace the value was sealed for (default: the kubeconfig context's).
+    #[arg(short = 'n', long, requires = "raw")]
+    pub namespace: Option<String>,
 
     /// With --raw: the name the value was sealed for.
     #[arg(long, requires = "raw", default_value = "")]

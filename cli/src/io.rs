@@ -30,7 +30,8 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
 #[derive(Debug, Clone)]
 pub struct Source {
     pub name: String,
-    pub bytes: Vec<u8>,
+    /// Plaintext manifests pass through here: wiped on drop.
+    pub bytes: zeroize::Zeroizing<Vec<u8>>,
 }
 
 fn read_limited(mut r: impl Read, name: &str) -> Result<Vec<u8>> {
@@ -60,7 +61,7 @@ pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Source>> {
         }
         return Ok(vec![Source {
             name: "<stdin>".into(),
-            bytes: read_limited(stdin.lock(), "<stdin>")?,
+            bytes: read_limited(stdin.lock(), "<stdin>")?.into(),
         }]);
     }
     paths
@@ -68,7 +69,7 @@ pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Source>> {
         .map(|p| {
             Ok(Source {
                 name: p.display().to_string(),
-                bytes: read_file(p)?,
+                bytes: read_file(p)?.into(),
             })
         })
         .collect()
@@ -77,6 +78,15 @@ pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Source>> {
 /// Writes `contents` to `path` atomically: a temporary file in the same
 /// directory, renamed over the target only once everything is written.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<()> {
+    stage(path, contents, mode)?
+        .persist(path)
+        .map_err(|e| anyhow!("{}: cannot write: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+/// A fully written temporary file beside `path`, ready to be renamed over it.
+/// Without `mode`, an existing file's permissions are kept (0644 for a new one).
+fn stage(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<tempfile::NamedTempFile> {
     let name = path.display();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -104,8 +114,27 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
     }
     #[cfg(not(unix))]
     let _ = mode;
-    tmp.persist(path)
-        .map_err(|e| anyhow!("{name}: cannot write: {}", e.error))?;
+    Ok(tmp)
+}
+
+/// Writes several files all-or-nothing as far as the filesystem allows: every
+/// temporary file is written first, and if a rename fails the files already
+/// renamed into place are removed again.
+pub fn write_all_atomic(files: &[(&Path, &[u8], u32)]) -> Result<()> {
+    let mut staged = Vec::new();
+    for (path, contents, mode) in files {
+        staged.push((*path, stage(path, contents, Some(*mode))?));
+    }
+    let mut done: Vec<&Path> = Vec::new();
+    for (path, tmp) in staged {
+        if let Err(e) = tmp.persist(path) {
+            for p in done {
+                let _ = std::fs::remove_file(p);
+            }
+            bail!("{}: cannot write: {}", path.display(), e.error);
+        }
+        done.push(path);
+    }
     Ok(())
 }
 
@@ -131,10 +160,30 @@ pub fn load_cert(spec: &str) -> Result<Certificate> {
     } else {
         read_file(Path::new(spec))?
     };
-    Certificate::from_pem(&bytes).with_context(|| format!("{spec}: not a usable certificate"))
+    let shown = if spec.contains("://") {
+        redact(spec)
+    } else {
+        spec.to_string()
+    };
+    Certificate::from_pem(&bytes).with_context(|| format!("{shown}: not a usable certificate"))
+}
+
+/// The URL without userinfo or query, for messages.
+fn redact(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    format!("{scheme}://{host}/{path}")
 }
 
 fn fetch(url: &str) -> Result<Vec<u8>> {
+    let shown = redact(url);
+    if url.starts_with("http://") {
+        eprintln!(
+            "gitseal: warning: fetching the certificate over plain HTTP ({shown}); anyone on the path can swap it"
+        );
+    }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let tls = ureq::tls::TlsConfig::builder()
         .provider(ureq::tls::TlsProvider::Rustls)
@@ -149,12 +198,17 @@ fn fetch(url: &str) -> Result<Vec<u8>> {
         .get(url)
         .header("Accept", "application/x-pem-file, */*")
         .call()
-        .map_err(|e| anyhow!("{url}: cannot fetch certificate: {e}"))?;
+        .map_err(|e| {
+            anyhow!(
+                "{shown}: cannot fetch certificate: {}",
+                e.to_string().replace(url, &shown)
+            )
+        })?;
     resp.body_mut()
         .with_config()
         .limit(1 << 20)
         .read_to_vec()
-        .map_err(|e| anyhow!("{url}: cannot read certificate: {e}"))
+        .map_err(|e| anyhow!("{shown}: cannot read certificate: {e}"))
 }
 
 /// Loads private keys from every file, in order.
@@ -197,8 +251,19 @@ fn kubeconfig_namespace(kubeconfig: Option<&str>) -> Option<String> {
     };
     let configs: Vec<Config> = files
         .iter()
-        .filter_map(|f| std::fs::read_to_string(f).ok())
-        .filter_map(|t| serde_saphyr::from_str(&t).ok())
+        .filter_map(|f| Some((f, std::fs::read_to_string(f).ok()?)))
+        .filter_map(|(f, t)| match serde_saphyr::from_str(&t) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let first = e.to_string();
+                let first = first.lines().next().unwrap_or("");
+                eprintln!(
+                    "gitseal: warning: {}: cannot read kubeconfig ({first}); ignoring it",
+                    f.display()
+                );
+                None
+            }
+        })
         .collect();
     // As kubectl merges them: the first file that sets a value wins.
     let current = configs.iter().find_map(|c| c.current_context.clone())?;
@@ -238,6 +303,10 @@ pub fn parse_go_duration(s: &str) -> Result<time::Duration> {
         total += n * secs;
         rest = &rest[unit_len..];
     }
+    // Certificates can't be valid past year 9999 anyway.
+    if !total.is_finite() || total > 8000.0 * 365.0 * 86400.0 {
+        return Err(usage(format!("duration {s:?} is too long")));
+    }
     Ok(time::Duration::seconds_f64(total))
 }
 
@@ -252,5 +321,15 @@ mod tests {
         assert!(parse_go_duration("10d").is_err());
         assert!(parse_go_duration("h").is_err());
         assert!(parse_go_duration("").is_err());
+        assert!(parse_go_duration(&format!("{}h", "9".repeat(400))).is_err());
+        assert!(parse_go_duration("200000000h").is_err());
+    }
+
+    #[test]
+    fn urls_are_redacted_in_messages() {
+        assert_eq!(
+            redact("https://user:tok@host:8443/v1/cert.pem?sig=abc"),
+            "https://host:8443/v1/cert.pem"
+        );
     }
 }

@@ -34,7 +34,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let kubeconfig = cli.kubeconfig.as_deref();
     match &cli.command {
         Command::Seal(args) => commands::seal::run(args, kubeconfig)?,
-        Command::Unseal(args) => commands::unseal::run(args)?,
+        Command::Unseal(args) => commands::unseal::run(args, kubeconfig)?,
         Command::Validate(args) => {
             if !commands::validate::run(args)? {
                 return Ok(ExitCode::from(1));

@@ -847,3 +847,64 @@ fn conformance_kit_through_the_cli() {
     }
     assert!(runs >= 20);
 }
+
+#[test]
+fn flag_rules_kubeseal_users_expect() {
+    let env = Env::new();
+    // -o is case-insensitive, as in kubeseal.
+    let o = env.run(&["seal", "--cert", CERT, "-o", "JSON", DB], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice::<Value>(&o.stdout).unwrap();
+    // --merge-into takes name, namespace, scope and format from the file: the flags would be ignored.
+    let target = sealed_db(&env);
+    for extra in [
+        ["--name", "x"],
+        ["--namespace", "x"],
+        ["--scope", "cluster-wide"],
+        ["-o", "json"],
+    ] {
+        let mut args = vec!["seal", "--cert", CERT, "--merge-into", target.to_str().unwrap()];
+        args.extend(extra);
+        assert_eq!(
+            env.run(&args, std::fs::read(repo(DB)).unwrap()).status.code(),
+            Some(2),
+            "{extra:?}"
+        );
+    }
+    // A raw value unsealed without the identity its scope binds: say so, not "no key".
+    let o = env.run(&["unseal", "--key", KEY, "--raw", "--namespace", "team-a"], "AgA=");
+    assert_fails(&o, 1, &["strict scope needs the name the value was sealed for"]);
+    let o = env.run(&["seal", "--raw", "--cert", CERT, "-n", "a", "--name", "b", DB, DB], "");
+    assert_fails(&o, 2, &["--raw takes one value"]);
+    let o = env.run(
+        &[
+            "keygen",
+            "--key-ttl",
+            "200000000h",
+            "--key-out",
+            env.path("k").to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_fails(&o, 2, &["too long"]);
+    assert!(!env.path("k").exists());
+}
+
+#[test]
+fn a_broken_kubeconfig_is_reported_not_silently_ignored() {
+    let env = Env::new();
+    let kc = env.write("kubeconfig", "current-context: [unclosed\n");
+    let o = env
+        .cmd()
+        .args(["seal", "--cert", CERT])
+        .env("KUBECONFIG", &kc)
+        .write_stdin("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {a: b}\n")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("warning") && stderr(&o).contains("cannot read kubeconfig"),
+        "{}",
+        stderr(&o)
+    );
+}

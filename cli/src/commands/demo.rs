@@ -33,7 +33,7 @@ pub fn run() -> Result<()> {
         .iter()
         .map(|(name, text)| Source {
             name: name.to_string(),
-            bytes: text.as_bytes().to_vec(),
+            bytes: text.as_bytes().to_vec().into(),
         })
         .collect();
     let opts = SealOptions {

@@ -1,6 +1,6 @@
 //! `gitseal keygen`: a controller-shaped key pair for bring-your-own-key setups.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use gitseal_core::keys::{KeyGenParams, generate, key_secret};
 use gitseal_core::manifest::{Format, to_document};
 use time::OffsetDateTime;
@@ -27,14 +27,19 @@ pub fn run(args: &KeygenArgs) -> Result<()> {
         validity: io::parse_go_duration(&args.key_ttl)?,
     };
     let key = generate(&params).map_err(|e| usage(e.to_string()))?;
-    io::write_atomic(&args.key_out, key.private_key_pem.as_bytes(), Some(0o600))?;
-    io::write_atomic(&args.cert_out, key.certificate.to_pem().as_bytes(), Some(0o644))?;
+    let cert_pem = key.certificate.to_pem();
+    let mut files: Vec<(&std::path::Path, &[u8], u32)> = vec![
+        (&args.key_out, key.private_key_pem.as_bytes(), 0o600),
+        (&args.cert_out, cert_pem.as_bytes(), 0o644),
+    ];
+    let secret_yaml;
     if let Some(path) = &args.secret_out {
         let name = args.secret_name.clone().unwrap_or_else(random_key_name);
         let secret = key_secret(&key, &args.secret_namespace, &name);
-        let yaml = zeroize::Zeroizing::new(to_document(&secret, Format::Yaml).map_err(anyhow::Error::msg)?);
-        io::write_atomic(path, yaml.as_bytes(), Some(0o600)).context("key Secret")?;
+        secret_yaml = zeroize::Zeroizing::new(to_document(&secret, Format::Yaml).map_err(anyhow::Error::msg)?);
+        files.push((path, secret_yaml.as_bytes(), 0o600));
     }
+    io::write_all_atomic(&files)?;
     eprintln!(
         "generated a {}-bit key {} (certificate valid until {})",
         args.key_size,

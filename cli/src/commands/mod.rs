@@ -68,6 +68,15 @@ pub fn objects(sources: &[Source]) -> Result<Vec<Object>> {
     Ok(out)
 }
 
+/// `a, b: no SealedSecret found …` for inputs with nothing in them.
+pub fn nothing_found(sources: &[Source], what: &str) -> anyhow::Error {
+    let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    anyhow::anyhow!(
+        "{}: no {what} found; ensure the input is a YAML or JSON manifest",
+        names.join(", ")
+    )
+}
+
 /// Reads an object as a SealedSecret, refusing other kinds.
 pub fn sealed_secret(obj: &Object) -> Result<SealedSecret> {
     let kind = obj.value.get("kind").and_then(Value::as_str).unwrap_or("");

@@ -8,7 +8,7 @@ use gitseal_core::manifest::{Format, to_document};
 use gitseal_core::seal::{InputSecret, SealOptions, merge_into, seal, seal_raw};
 use time::OffsetDateTime;
 
-use super::{Object, objects, sealed_secret};
+use super::{Object, nothing_found, objects, sealed_secret};
 use crate::cli::SealArgs;
 use crate::io::{self, Source, usage};
 
@@ -58,11 +58,7 @@ pub fn run(args: &SealArgs, kubeconfig: Option<&str>) -> Result<()> {
 fn secrets(sources: &[Source]) -> Result<Vec<(Object, InputSecret)>> {
     let objs = objects(sources)?;
     if objs.is_empty() {
-        let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
-        bail!(
-            "{}: no Secret found; ensure the input is a YAML or JSON Secret manifest",
-            names.join(", ")
-        );
+        return Err(nothing_found(sources, "Secret"));
     }
     objs.into_iter()
         .map(|obj| {
@@ -73,14 +69,22 @@ fn secrets(sources: &[Source]) -> Result<Vec<(Object, InputSecret)>> {
 }
 
 fn raw(args: &SealArgs, key: &gitseal_core::PublicKey, kubeconfig: Option<&str>) -> Result<()> {
-    let value = zeroize::Zeroizing::new(match &args.from_file {
+    let inputs = args.io.inputs();
+    let value: zeroize::Zeroizing<Vec<u8>> = match &args.from_file {
         // kubeseal accepts `key=path` and ignores the key.
         Some(spec) => {
+            if !inputs.is_empty() {
+                return Err(usage("--raw takes one value: --from-file or one input, not both"));
+            }
             let path = spec.split_once('=').map_or(spec.as_str(), |(_, p)| p);
-            io::read_file(Path::new(path))?
+            io::read_file(Path::new(path))?.into()
         }
-        None => io::read_inputs(&args.io.inputs())?.remove(0).bytes,
-    });
+        None if inputs.len() > 1 => return Err(usage("--raw takes one value; pass a single file or stdin")),
+        None => io::read_inputs(&inputs)?.remove(0).bytes,
+    };
+    if value.len() > gitseal_core::seal::MAX_SECRET_BYTES {
+        bail!("--raw: the value is over the 1 MiB Kubernetes limit");
+    }
     let scope = args.scope.map(Scope::from).unwrap_or_default();
     let namespace = match (&args.namespace, scope) {
         (Some(ns), _) => ns.clone(),
@@ -98,7 +102,7 @@ fn merge(target: &Path, secrets: Vec<(Object, InputSecret)>, key: &gitseal_core:
         .map_err(|v: Vec<_>| anyhow::anyhow!("--merge-into takes exactly one Secret, the input has {}", v.len()))?;
     let source = Source {
         name: target.display().to_string(),
-        bytes: io::read_file(target)?,
+        bytes: io::read_file(target)?.into(),
     };
     let existing = objects(std::slice::from_ref(&source))?;
     let [existing_obj]: [Object; 1] = existing.try_into().map_err(|v: Vec<_>| {

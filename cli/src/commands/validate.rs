@@ -4,7 +4,7 @@ use anyhow::Result;
 use gitseal_core::unseal::{UnsealOptions, unseal};
 use gitseal_core::validate::check_structure;
 
-use super::{objects, sealed_secret};
+use super::{nothing_found, objects, sealed_secret};
 use crate::cli::ValidateArgs;
 use crate::io;
 
@@ -15,7 +15,7 @@ pub fn run(args: &ValidateArgs) -> Result<bool> {
     let sources = io::read_inputs(&args.files)?;
     let objs = objects(&sources)?;
     if objs.is_empty() {
-        anyhow::bail!("no SealedSecret found in the input");
+        return Err(nothing_found(&sources, "SealedSecret"));
     }
     let opts = UnsealOptions {
         accept_deprecated_v1_data: args.accept_deprecated_v1_data,

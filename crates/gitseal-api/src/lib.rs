@@ -84,10 +84,11 @@ pub struct SecretTemplateSpec {
     /// Immutable, if set to true, ensures that data stored in the Secret cannot be updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
-    /// Keys that should be templated using decrypted data.
+    /// Keys that should be templated using decrypted data. A null value removes
+    /// that key from the Secret (Go's `map[string]*string`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::nullable_string_map")]
-    pub data: Option<BTreeMap<String, String>>,
+    pub data: Option<BTreeMap<String, Option<String>>>,
 }
 
 /// SealedSecretStatus is the most recently observed status of the SealedSecret.

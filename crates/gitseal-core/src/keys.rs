@@ -13,7 +13,7 @@ use aws_lc_rs::rsa::{
     KeySize, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
 };
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::engine::general_purpose::STANDARD_NO_PAD;
 use pkcs8::der::{Decode as _, Encode as _};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -305,8 +305,9 @@ fn parse_pem_keys(input: &[u8]) -> Result<Vec<PrivateKey>, KeyError> {
     let blocks = pem::parse_many(input).map_err(|e| KeyError::Pem(e.to_string()))?;
     let mut keys = Vec::new();
     for block in blocks {
-        let der = Zeroizing::new(block.contents().to_vec());
-        match block.tag() {
+        let tag = block.tag().to_string();
+        let der = Zeroizing::new(block.into_contents());
+        match tag.as_str() {
             "RSA PRIVATE KEY" => keys.push(PrivateKey::from_pkcs1_der(&der)?),
             "PRIVATE KEY" => keys.push(PrivateKey::from_pkcs8_der(&der)?),
             "CERTIFICATE" | "PUBLIC KEY" | "RSA PUBLIC KEY" => {}
@@ -351,8 +352,7 @@ fn parse_key_secrets(input: &[u8]) -> Result<Vec<PrivateKey>, KeyError> {
                 )));
             };
             let pem_bytes = Zeroizing::new(
-                STANDARD
-                    .decode(encoded)
+                crate::meta::decode_base64(encoded)
                     .map_err(|e| err(format!("Secret {name:?}: tls.key is not valid base64: {e}")))?,
             );
             keys.extend(parse_pem_keys(&pem_bytes).map_err(|e| err(format!("Secret {name:?}: {e}")))?);
@@ -408,7 +408,11 @@ pub fn generate(params: &KeyGenParams) -> Result<GeneratedKey, KeyError> {
     serial[0] &= 0x7f; // positive INTEGER in [0, 2^127)
     cert_params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
     cert_params.not_before = params.not_before;
-    cert_params.not_after = params.not_before + params.validity;
+    cert_params.not_after = params
+        .not_before
+        .checked_add(params.validity)
+        .filter(|t| t.year() <= 9999)
+        .ok_or_else(|| KeyError::Generate("certificate validity is out of range".into()))?;
     cert_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     cert_params.key_usages = vec![rcgen::KeyUsagePurpose::EncipherOnly];
     let cert = cert_params.self_signed(&signer).map_err(|e| gen_err(&e))?;

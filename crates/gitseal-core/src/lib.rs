@@ -13,6 +13,7 @@
 pub mod hybrid;
 pub mod keys;
 pub mod manifest;
+pub mod meta;
 pub mod names;
 pub mod scope;
 pub mod seal;

@@ -206,14 +206,21 @@ fn split_yaml(text: &str) -> Vec<(usize, &str)> {
     out
 }
 
+/// Everything a stream may expand to once parsed, whatever aliases do.
+const MAX_PARSED_BYTES: usize = 256 << 20;
+
 fn yaml_options() -> serde_saphyr::Options {
+    let mut alias_limits = serde_saphyr::options::AliasLimits::default();
+    alias_limits.max_total_replayed_events = 100_000;
+    alias_limits.max_alias_expansions_per_anchor = 1_000;
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_aliases: 10_000,
             max_anchors: 10_000,
             max_depth: 256,
-            max_nodes: 2_000_000,
+            max_nodes: 1_000_000,
         },
+        alias_limits: alias_limits,
         with_snippet: false,
         // YAML 1.2 booleans only: `y`, `yes`, `on` stay strings.
         strict_booleans: true,
@@ -222,6 +229,7 @@ fn yaml_options() -> serde_saphyr::Options {
 
 fn parse_yaml_stream(text: &str) -> Result<Vec<Document>, ManifestError> {
     let mut docs = Vec::new();
+    let mut parsed_bytes = 0usize;
     let parts = split_yaml(text);
     // A stream that starts with `---` has an empty first part: don't count it.
     let skip_first = parts.first().is_some_and(|(_, p)| is_blank_yaml(p));
@@ -238,9 +246,31 @@ fn parse_yaml_stream(text: &str) -> Result<Vec<Document>, ManifestError> {
                 reason,
             }
         })?;
+        // Aliases can make a small document large; bound the whole stream.
+        parsed_bytes += approx_size(&value);
+        if parsed_bytes > MAX_PARSED_BYTES {
+            return Err(ManifestError::Yaml {
+                document: index,
+                line,
+                reason: format!(
+                    "input expands to more than {} MiB (YAML aliases?)",
+                    MAX_PARSED_BYTES >> 20
+                ),
+            });
+        }
         push_object(&mut docs, index, line, value)?;
     }
     Ok(docs)
+}
+
+/// Roughly the bytes a parsed value holds.
+fn approx_size(v: &Value) -> usize {
+    16 + match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.iter().map(approx_size).sum(),
+        Value::Object(o) => o.iter().map(|(k, v)| k.len() + approx_size(v)).sum(),
+        _ => 0,
+    }
 }
 
 fn is_blank_yaml(part: &str) -> bool {

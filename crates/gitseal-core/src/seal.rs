@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use gitseal_api::annotations::LAST_APPLIED;
 use gitseal_api::{SealedSecret, SealedSecretSpec, SecretTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
@@ -12,6 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::hybrid;
 use crate::keys::PublicKey;
+use crate::meta;
 use crate::names;
 use crate::scope::Scope;
 
@@ -19,13 +19,26 @@ use crate::scope::Scope;
 pub const MAX_SECRET_BYTES: usize = 1 << 20;
 
 /// A plaintext Secret read from a manifest.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct InputSecret {
     pub metadata: ObjectMeta,
     pub type_: Option<String>,
     pub immutable: Option<bool>,
     /// `data` (decoded) then `stringData`, which wins on duplicate keys.
     pub items: BTreeMap<String, Zeroizing<Vec<u8>>>,
+}
+
+/// Shows item names and sizes, never values.
+impl std::fmt::Debug for InputSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let items: BTreeMap<&str, usize> = self.items.iter().map(|(k, v)| (k.as_str(), v.len())).collect();
+        f.debug_struct("InputSecret")
+            .field("metadata", &self.metadata)
+            .field("type_", &self.type_)
+            .field("immutable", &self.immutable)
+            .field("item_sizes", &items)
+            .finish()
+    }
 }
 
 /// Why a manifest is not a usable Secret.
@@ -59,7 +72,7 @@ pub enum SealError {
     MissingName,
     #[error("secret must declare a namespace for {0} scope; set metadata.namespace or pass --namespace")]
     MissingNamespace(Scope),
-    #[error("namespace mismatch: the Secret says {secret:?} but --namespace is {flag:?}")]
+    #[error("namespace mismatch: the Secret says {secret:?} but the target is {flag:?}")]
     NamespaceMismatch { secret: String, flag: String },
     #[error("invalid name: {0}")]
     InvalidName(String),
@@ -140,7 +153,7 @@ impl InputSecret {
                     }
                 };
                 let bytes = if decode {
-                    decode_base64(s).map_err(|e| item_err(format!("invalid base64: {e}")))?
+                    meta::decode_base64(s).map_err(|e| item_err(format!("invalid base64: {e}")))?
                 } else {
                     s.as_bytes().to_vec()
                 };
@@ -171,17 +184,6 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// Base64 as Kubernetes accepts it in `data`: standard alphabet with padding;
-/// line breaks are ignored, as Go's decoder does.
-pub fn decode_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    if s.contains(['\n', '\r']) {
-        let compact: String = s.chars().filter(|c| *c != '\n' && *c != '\r').collect();
-        STANDARD.decode(compact)
-    } else {
-        STANDARD.decode(s)
-    }
-}
-
 /// How to seal: kubeseal's flags.
 #[derive(Debug, Clone, Default)]
 pub struct SealOptions<'a> {
@@ -199,26 +201,8 @@ pub struct SealOptions<'a> {
 
 /// Server-set fields and plaintext-bearing annotations kubeseal strips.
 fn strip_metadata(meta: &mut ObjectMeta) {
-    meta.self_link = None;
-    meta.uid = None;
-    meta.resource_version = None;
-    meta.generation = None;
-    meta.creation_timestamp = None;
-    meta.deletion_timestamp = None;
-    meta.deletion_grace_period_seconds = None;
-    meta.owner_references = None;
-    meta.managed_fields = None;
-    if let Some(a) = meta.annotations.as_mut() {
-        for k in LAST_APPLIED {
-            a.remove(k);
-        }
-    }
-    if meta.annotations.as_ref().is_some_and(BTreeMap::is_empty) {
-        meta.annotations = None;
-    }
-    if meta.labels.as_ref().is_some_and(BTreeMap::is_empty) {
-        meta.labels = None;
-    }
+    meta::strip_server_fields(meta);
+    meta::strip_last_applied(meta);
 }
 
 fn nonempty(s: Option<&str>) -> Option<&str> {
@@ -344,6 +328,15 @@ pub fn merge_into(existing: &mut SealedSecret, input: InputSecret, key: &PublicK
     let scope = Scope::from_annotations(existing.metadata.annotations.as_ref());
     if scope.needs_namespace() && namespace.is_empty() {
         return Err(SealError::MissingNamespace(scope));
+    }
+    if let Some(own) = nonempty(input.metadata.namespace.as_deref())
+        && own != namespace
+        && scope.needs_namespace()
+    {
+        return Err(SealError::NamespaceMismatch {
+            secret: own.to_string(),
+            flag: namespace,
+        });
     }
     let label = scope.label(&namespace, &name);
     let sealed = encrypt_items(&input.items, key, &label)?;

@@ -3,14 +3,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use gitseal_api::{SealedSecret, Secret};
 use k8s_openapi::ByteString;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::hybrid::{self, HybridError};
 use crate::keys::PrivateKey;
+use crate::meta;
 use crate::scope::Scope;
 
 /// Options for [`unseal`].
@@ -21,11 +20,24 @@ pub struct UnsealOptions {
 }
 
 /// A successful unseal.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Unsealed {
     pub secret: Secret,
     /// For each item, the index (into the keys given) of the key that opened it.
     pub key_by_item: BTreeMap<String, usize>,
+}
+
+/// Shows identity and item names, never values.
+impl fmt::Debug for Unsealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let items: Vec<&String> = self.secret.data.iter().flat_map(|d| d.keys()).collect();
+        f.debug_struct("Unsealed")
+            .field("name", &self.secret.metadata.name)
+            .field("namespace", &self.secret.metadata.namespace)
+            .field("items", &items)
+            .field("key_by_item", &self.key_by_item)
+            .finish()
+    }
 }
 
 /// Why one item failed.
@@ -51,6 +63,8 @@ pub enum UnsealError {
     Items(Vec<(String, ItemFailure)>),
     #[error("template data {key:?}: {error}")]
     Template { key: String, error: gotemplate::Error },
+    #[error("{0}")]
+    Identity(String),
 }
 
 impl UnsealError {
@@ -95,7 +109,11 @@ impl fmt::Display for ItemFailures<'_> {
 pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -> Result<Unsealed, UnsealError> {
     let namespace = sealed.metadata.namespace.as_deref().unwrap_or("");
     let name = sealed.metadata.name.as_deref().unwrap_or("");
-    let label = Scope::from_annotations(sealed.annotations()).label(namespace, name);
+    let scope = Scope::from_annotations(sealed.annotations());
+    if name.is_empty() {
+        return Err(UnsealError::Identity("SealedSecret has no metadata.name".into()));
+    }
+    let label = scope.label(namespace, name);
 
     if let Some(blob) = &sealed.spec.data {
         if !sealed.spec.encrypted_data.is_empty() {
@@ -111,7 +129,7 @@ pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -
     let mut key_by_item = BTreeMap::new();
     let mut failures = Vec::new();
     for (item, value) in &sealed.spec.encrypted_data {
-        let ct = match STANDARD.decode(value) {
+        let ct = match meta::decode_base64(value) {
             Ok(ct) => ct,
             Err(e) => {
                 failures.push((item.clone(), ItemFailure::InvalidBase64(e.to_string())));
@@ -136,24 +154,47 @@ pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -
     if let Some(tdata) = &template.data {
         // The dot is item name → decrypted value; templates render even with no items.
         let mut context: BTreeMap<String, Vec<u8>> = plain.iter().map(|(k, v)| (k.clone(), v.to_vec())).collect();
-        let rendered: Result<Vec<_>, _> = tdata
-            .iter()
-            .map(|(key, source)| match gotemplate::render(source, &context) {
-                Ok(out) => Ok((key.clone(), ByteString(out))),
-                Err(error) => Err(UnsealError::Template {
-                    key: key.clone(),
-                    error,
-                }),
-            })
-            .collect();
+        let mut rendered = Vec::with_capacity(tdata.len());
+        let mut failure = None;
+        for (key, source) in tdata {
+            // A null template value removes the item, as Go's map[string]*string does.
+            let Some(source) = source else {
+                rendered.push((key.clone(), None));
+                continue;
+            };
+            match gotemplate::render(source, &context) {
+                Ok(out) => rendered.push((key.clone(), Some(ByteString(out)))),
+                Err(error) => {
+                    failure = Some(UnsealError::Template {
+                        key: key.clone(),
+                        error,
+                    });
+                    break;
+                }
+            }
+        }
         context.values_mut().for_each(Zeroize::zeroize);
-        data.extend(rendered?);
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        for (key, value) in rendered {
+            match value {
+                Some(v) => {
+                    data.insert(key, v);
+                }
+                None => {
+                    data.remove(&key);
+                    plain.remove(&key);
+                }
+            }
+        }
     }
     for (k, v) in plain {
         data.entry(k).or_insert_with(|| ByteString(v.to_vec()));
     }
 
     let mut metadata = template.metadata.unwrap_or_default();
+    meta::strip_server_fields(&mut metadata);
     metadata.name = sealed.metadata.name.clone();
     metadata.namespace = sealed.metadata.namespace.clone();
     let secret = Secret {
@@ -181,6 +222,7 @@ fn unseal_v1(
     let (plain, _) = hybrid::decrypt(keys, label, blob).map_err(|e| UnsealError::InvalidV1Data(e.to_string()))?;
     let mut secret: Secret =
         serde_json::from_slice(&plain).map_err(|e| UnsealError::InvalidV1Data(format!("not a Secret: {e}")))?;
+    meta::strip_server_fields(&mut secret.metadata);
     secret.metadata.name = Some(name.to_string());
     secret.metadata.namespace = (!namespace.is_empty()).then(|| namespace.to_string());
     Ok(Unsealed {
@@ -197,10 +239,18 @@ pub fn unseal_raw(
     namespace: &str,
     name: &str,
 ) -> Result<Zeroizing<Vec<u8>>, UnsealError> {
+    if scope.needs_namespace() && namespace.is_empty() {
+        return Err(UnsealError::Identity(format!(
+            "{scope} scope needs the namespace the value was sealed for"
+        )));
+    }
+    if scope.needs_name() && name.is_empty() {
+        return Err(UnsealError::Identity(format!(
+            "{scope} scope needs the name the value was sealed for"
+        )));
+    }
     let fail = |f| UnsealError::Items(vec![("raw".to_string(), f)]);
-    let ct = STANDARD
-        .decode(value.trim())
-        .map_err(|e| fail(ItemFailure::InvalidBase64(e.to_string())))?;
+    let ct = meta::decode_base64(value.trim()).map_err(|e| fail(ItemFailure::InvalidBase64(e.to_string())))?;
     match hybrid::decrypt(keys, &scope.label(namespace, name), &ct) {
         Ok((pt, _)) => Ok(pt),
         Err(HybridError::TooShort) => Err(fail(ItemFailure::TooShort)),

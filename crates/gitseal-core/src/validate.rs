@@ -1,11 +1,10 @@
 //! Offline structural checks of a SealedSecret, with no private key.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use gitseal_api::SealedSecret;
 
 use crate::hybrid;
 use crate::keys::PublicKey;
+use crate::meta;
 use crate::names;
 use crate::scope::Scope;
 
@@ -67,7 +66,7 @@ pub fn check_structure(sealed: &SealedSecret, cert_key: Option<&PublicKey>) -> V
         if let Err(e) = names::check_data_key(item) {
             problems.push(format!("item {item:?}: {e}"));
         }
-        let ct = match STANDARD.decode(value) {
+        let ct = match meta::decode_base64(value) {
             Ok(ct) => ct,
             Err(e) => {
                 problems.push(format!("item {item:?}: invalid base64: {e}"));

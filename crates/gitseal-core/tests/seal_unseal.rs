@@ -200,9 +200,9 @@ fn template_data_renders_over_decrypted_items_and_overrides_them() {
         [
             (
                 "dsn".to_string(),
-                "postgres://{{ .user }}:{{ .pass | sha1sum }}@db".to_string(),
+                Some("postgres://{{ .user }}:{{ .pass | sha1sum }}@db".to_string()),
             ),
-            ("user".to_string(), "{{ .user | upper }}".to_string()),
+            ("user".to_string(), Some("{{ .user | upper }}".to_string())),
         ]
         .into(),
     );
@@ -211,11 +211,21 @@ fn template_data_renders_over_decrypted_items_and_overrides_them() {
     assert!(msg.contains("\"dsn\"") && msg.contains("sha1sum"), "{msg}");
 
     let tdata = sealed.spec.template.as_mut().unwrap().data.as_mut().unwrap();
-    tdata.insert("dsn".into(), "postgres://{{ .user }}:{{ .pass }}@db".into());
+    tdata.insert("dsn".into(), Some("postgres://{{ .user }}:{{ .pass }}@db".into()));
     let data = data_of(&sealed, &KEYS).unwrap();
     assert_eq!(data["dsn"], b"postgres://admin:hunter2@db");
     assert_eq!(data["user"], b"ADMIN");
     assert_eq!(data["pass"], b"hunter2");
+
+    // A null template value drops the item, as the Go controller's map[string]*string does.
+    let tdata = sealed.spec.template.as_mut().unwrap().data.as_mut().unwrap();
+    tdata.insert("pass".into(), None);
+    let data = data_of(&sealed, &KEYS).unwrap();
+    assert!(!data.contains_key("pass"));
+    assert_eq!(
+        data["dsn"], b"postgres://admin:hunter2@db",
+        "still rendered from the decrypted item"
+    );
 }
 
 #[test]
@@ -224,7 +234,7 @@ fn templates_render_even_without_encrypted_items() {
         metadata: kube_meta("team-a", "static"),
         spec: SealedSecretSpec {
             template: Some(SecretTemplateSpec {
-                data: Some([("config".to_string(), "mode={{ \"prod\" }}".to_string())].into()),
+                data: Some([("config".to_string(), Some("mode={{ \"prod\" }}".to_string()))].into()),
                 ..Default::default()
             }),
             ..Default::default()
@@ -255,6 +265,27 @@ fn v1_sealed() -> SealedSecret {
         },
         status: None,
     }
+}
+
+#[test]
+fn unseal_output_carries_no_owner_references_or_server_fields() {
+    let items: BTreeMap<_, _> = [("k".to_string(), b"v".to_vec())].into();
+    let mut sealed = seal(secret_with(&items, "team-a", "app"), CERT.public_key(), &opts()).unwrap();
+    let tmeta = sealed.spec.template.as_mut().unwrap().metadata.as_mut().unwrap();
+    tmeta.owner_references = Some(vec![Default::default()]);
+    tmeta.uid = Some("stale".into());
+    tmeta.resource_version = Some("9".into());
+    let u = unseal(&sealed, &KEYS, UnsealOptions::default()).unwrap();
+    assert_eq!(u.secret.metadata.owner_references, None);
+    assert_eq!(
+        (&u.secret.metadata.uid, &u.secret.metadata.resource_version),
+        (&None, &None)
+    );
+    let shown = format!("{u:?}");
+    assert!(
+        shown.contains("\"k\"") && !shown.contains("ByteString"),
+        "Debug shows names, not values: {shown}"
+    );
 }
 
 #[test]
@@ -488,8 +519,12 @@ fn merge_into_keeps_the_files_identity_scope_and_other_items() {
     };
     let mut file = seal(secret_with(&items, "team-a", "app"), CERT.public_key(), &o).unwrap();
     let before_keep = file.spec.encrypted_data["keep"].clone();
+    let other_ns = input(json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "app", "namespace": "team-b"}, "stringData": {"swap": "new"}}));
+    let err = merge_into(&mut file.clone(), other_ns, CERT.public_key()).unwrap_err();
+    assert!(err.to_string().starts_with("namespace mismatch"), "{err}");
     let update = input(json!({"apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "ignored", "namespace": "ignored", "labels": {"new": "label"}},
+        "metadata": {"name": "ignored", "labels": {"new": "label"}},
         "stringData": {"swap": "new", "added": "yes"}}));
     let written = merge_into(&mut file, update, CERT.public_key()).unwrap();
     assert_eq!(written, ["added", "swap"]);
@@ -537,6 +572,8 @@ fn raw_values_need_the_identity_their_scope_binds() {
     );
     assert!(unseal_raw(&strict, &KEYS, Scope::Strict, "team-b", "db").is_err());
     assert!(unseal_raw(&strict, &KEYS, Scope::NamespaceWide, "team-a", "").is_err());
+    let e = unseal_raw(&strict, &KEYS, Scope::Strict, "team-a", "").unwrap_err();
+    assert_eq!(e.to_string(), "strict scope needs the name the value was sealed for");
 }
 
 #[test]

@@ -15,6 +15,9 @@ pub(crate) enum Value<'a> {
     /// The dot: the map of item name to decrypted value.
     Map(&'a BTreeMap<String, Vec<u8>>),
     Nil,
+    /// A missing map key: Go's invalid `reflect.Value`. Prints `<no value>`,
+    /// and reaches functions as nil.
+    Missing,
 }
 
 impl Value<'_> {
@@ -24,7 +27,7 @@ impl Value<'_> {
             Value::Int(i) => *i != 0,
             Value::Bool(b) => *b,
             Value::Map(m) => !m.is_empty(),
-            Value::Nil => false,
+            Value::Nil | Value::Missing => false,
         }
     }
 
@@ -34,7 +37,7 @@ impl Value<'_> {
             Value::Int(_) => "int",
             Value::Bool(_) => "bool",
             Value::Map(_) => "map[string]string",
-            Value::Nil => "nil",
+            Value::Nil | Value::Missing => "nil",
         }
     }
 
@@ -58,6 +61,7 @@ impl Value<'_> {
                 out
             }
             Value::Nil => b"<nil>".to_vec(),
+            Value::Missing => b"<no value>".to_vec(),
         }
     }
 }
@@ -66,10 +70,16 @@ pub(crate) fn exec_err(msg: impl Into<String>) -> Error {
     Error::Exec(msg.into())
 }
 
+/// Rendered output is bounded: a Secret cannot hold more than 1 MiB anyway.
+pub(crate) const MAX_OUTPUT: usize = 1 << 20;
+/// Bounded work: loops such as `{{range 1000000000}}` stop here.
+const MAX_STEPS: usize = 1_000_000;
+
 struct State<'a> {
     root: &'a BTreeMap<String, Vec<u8>>,
     vars: Vec<(String, Value<'a>)>,
     out: Vec<u8>,
+    steps: usize,
 }
 
 pub(crate) fn execute(nodes: &[Node], data: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, Error> {
@@ -77,14 +87,27 @@ pub(crate) fn execute(nodes: &[Node], data: &BTreeMap<String, Vec<u8>>) -> Resul
         root: data,
         vars: vec![(String::new(), Value::Map(data))],
         out: Vec::new(),
+        steps: 0,
     };
     st.walk(nodes, &Value::Map(data))?;
     Ok(st.out)
 }
 
 impl<'a> State<'a> {
+    fn step(&mut self) -> Result<(), Error> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return Err(exec_err(format!("template exceeds {MAX_STEPS} steps")));
+        }
+        if self.out.len() > MAX_OUTPUT {
+            return Err(exec_err(format!("template output exceeds {} MiB", MAX_OUTPUT >> 20)));
+        }
+        Ok(())
+    }
+
     fn walk(&mut self, nodes: &[Node], dot: &Value<'a>) -> Result<(), Error> {
         for node in nodes {
+            self.step()?;
             match node {
                 Node::Text(t) => self.out.extend_from_slice(t),
                 Node::Action(p) => {
@@ -125,19 +148,24 @@ impl<'a> State<'a> {
             cmds: p.cmds.clone(),
         };
         let v = self.pipeline(&undeclared, dot)?;
-        let entries: Vec<(Value<'a>, Value<'a>)> = match v {
-            Value::Map(m) => m
-                .iter()
-                .map(|(k, v)| (Value::Str(k.as_bytes().to_vec()), Value::Str(v.clone())))
-                .collect(),
-            Value::Int(n) if n >= 0 => (0..n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
-            Value::Nil => Vec::new(),
+        let (map_entries, count): (Vec<(Value<'a>, Value<'a>)>, i64) = match v {
+            Value::Map(m) => (
+                m.iter()
+                    .map(|(k, v)| (Value::Str(k.as_bytes().to_vec()), Value::Str(v.clone())))
+                    .collect(),
+                0,
+            ),
+            // Go 1.22+: range over an int counts from 0; iterated lazily, bounded by MAX_STEPS.
+            Value::Int(n) => (Vec::new(), n.max(0)),
+            Value::Nil | Value::Missing => (Vec::new(), 0),
             other => return Err(exec_err(format!("range can't iterate over {}", other.type_name()))),
         };
-        if entries.is_empty() {
+        if map_entries.is_empty() && count == 0 {
             self.walk(otherwise, dot)?;
         }
-        for (k, val) in entries {
+        let ints = (0..count).map(|i| (Value::Int(i), Value::Int(i)));
+        for (k, val) in map_entries.into_iter().chain(ints) {
+            self.step()?;
             let inner = self.vars.len();
             match p.decl.as_slice() {
                 [] => {}
@@ -192,7 +220,19 @@ impl<'a> State<'a> {
                 if let Some(p) = piped {
                     args.push(p);
                 }
-                funcs::call(name, args)
+                // A missing key reaches a function as nil, as Go's reflection does.
+                for a in &mut args {
+                    if *a == Value::Missing {
+                        *a = Value::Nil;
+                    }
+                }
+                let out = funcs::call(name, args)?;
+                if let Value::Str(s) = &out
+                    && s.len() > MAX_OUTPUT
+                {
+                    return Err(exec_err(format!("{name}: result exceeds {} MiB", MAX_OUTPUT >> 20)));
+                }
+                Ok(out)
             }
             other => {
                 if cmd.args.len() > 1 || piped.is_some() {
@@ -261,8 +301,8 @@ impl<'a> State<'a> {
     fn fields(&self, mut v: Value<'a>, fields: &[String]) -> Result<Value<'a>, Error> {
         for f in fields {
             v = match v {
-                // A missing key of a map[string]string yields the zero value "".
-                Value::Map(m) => Value::Str(m.get(f).cloned().unwrap_or_default()),
+                // A missing key is Go's invalid value: it prints "<no value>".
+                Value::Map(m) => m.get(f).map_or(Value::Missing, |v| Value::Str(v.clone())),
                 other => {
                     return Err(exec_err(format!(
                         "can't evaluate field {f} in type {}",

@@ -23,6 +23,7 @@ pub const FUNCTIONS: &[&str] = &[
     "print",
     "printf",
     "println",
+    "urlquery",
     // Sprig
     "upper",
     "lower",
@@ -78,6 +79,9 @@ fn arity(name: &str, args: &[Value<'_>], want: usize) -> Result<(), Error> {
 fn string_arg(name: &str, v: &Value<'_>) -> Result<Vec<u8>, Error> {
     match v {
         Value::Str(s) => Ok(s.clone()),
+        Value::Nil | Value::Missing => Err(exec_err(format!(
+            "error calling {name}: invalid value; expected string"
+        ))),
         other => Err(exec_err(format!(
             "error calling {name}: wrong type for value; expected string; got {}",
             other.type_name()
@@ -283,6 +287,9 @@ pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Er
         "indent" | "nindent" => {
             arity(name, &args, 2)?;
             let n = usize::try_from(int_arg(name, &args[0])?).unwrap_or(0);
+            if n > crate::exec::MAX_OUTPUT {
+                return Err(exec_err(format!("error calling {name}: indent {n} is too large")));
+            }
             let pad = vec![b' '; n];
             let src = strval(&args[1]);
             let mut out = if name == "nindent" { vec![b'\n'] } else { Vec::new() };
@@ -327,7 +334,7 @@ pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Er
         "coalesce" => Ok(args.into_iter().find(Value::truthy).unwrap_or(Value::Nil)),
         "b64enc" => {
             arity(name, &args, 1)?;
-            s(STANDARD.encode(strval(&args[0])).into_bytes())
+            s(STANDARD.encode(string_arg(name, &args[0])?).into_bytes())
         }
         "b64dec" => {
             arity(name, &args, 1)?;
@@ -377,16 +384,27 @@ fn replace_all(src: &[u8], old: &[u8], new: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Go's `strings.Title`: upper-cases the first letter after each separator.
 fn title(s: &str) -> String {
+    // Go's isSeparator.
+    fn is_separator(c: char) -> bool {
+        if c.is_ascii() {
+            return !(c.is_ascii_alphanumeric() || c == '_');
+        }
+        if c.is_alphabetic() || c.is_numeric() {
+            return false;
+        }
+        c.is_whitespace()
+    }
     let mut out = String::with_capacity(s.len());
-    let mut prev_letter = false;
+    let mut prev_sep = true;
     for c in s.chars() {
-        if !prev_letter && c.is_alphabetic() {
+        if prev_sep {
             out.extend(c.to_uppercase());
         } else {
             out.push(c);
         }
-        prev_letter = c.is_alphanumeric() || c == '_' || c == '\'';
+        prev_sep = is_separator(c);
     }
     out
 }
@@ -504,7 +522,7 @@ fn to_json(v: &Value<'_>) -> String {
         Value::Str(b) => json_string(b),
         Value::Int(i) => i.to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::Nil => "null".into(),
+        Value::Nil | Value::Missing => "null".into(),
         Value::Map(m) => {
             let parts: Vec<String> = m
                 .iter()
@@ -515,20 +533,28 @@ fn to_json(v: &Value<'_>) -> String {
     }
 }
 
+/// Go's `encoding/json` string encoding, HTML-safe; invalid UTF-8 becomes `\ufffd`.
 fn json_string(b: &[u8]) -> String {
-    let s = lossy(b);
-    let mut out = String::with_capacity(s.len() + 2);
+    let mut out = String::with_capacity(b.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    for chunk in b.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        // Go writes one replacement per invalid byte.
+        for _ in chunk.invalid() {
+            out.push_str("\\ufffd");
         }
     }
     out.push('"');
@@ -616,8 +642,14 @@ fn sprintf(fmt: &[u8], args: &[Value<'_>]) -> Result<Vec<u8>, Error> {
         }
         let mut width = 0usize;
         while i < fmt.len() && fmt[i].is_ascii_digit() {
-            width = width * 10 + usize::from(fmt[i] - b'0');
+            width = width.saturating_mul(10).saturating_add(usize::from(fmt[i] - b'0'));
             i += 1;
+        }
+        // Go's fmt refuses widths over 1e6 with %!(BADWIDTH).
+        let bad_width = width > 1_000_000;
+        if bad_width {
+            out.extend_from_slice(b"%!(BADWIDTH)");
+            width = 0;
         }
         let Some(&verb) = fmt.get(i) else {
             out.extend_from_slice(b"%!(NOVERB)");
@@ -633,15 +665,30 @@ fn sprintf(fmt: &[u8], args: &[Value<'_>]) -> Result<Vec<u8>, Error> {
             continue;
         };
         next += 1;
+        let hex = |n: i64, upper: bool| {
+            let digits = if upper {
+                format!("{:X}", n.unsigned_abs())
+            } else {
+                format!("{:x}", n.unsigned_abs())
+            };
+            if n < 0 { format!("-{digits}") } else { digits }.into_bytes()
+        };
         let body: Vec<u8> = match (verb, arg) {
-            (b's' | b'v', a) => a.to_bytes(),
+            (b'v', a) => a.to_bytes(),
+            (b's', Value::Str(b)) => b.clone(),
             (b'd', Value::Int(n)) => n.to_string().into_bytes(),
             (b't', Value::Bool(b)) => b.to_string().into_bytes(),
             (b'q', Value::Str(b)) => go_quote(b).into_bytes(),
             (b'x', Value::Str(b)) => b.iter().map(|c| format!("{c:02x}")).collect::<String>().into_bytes(),
             (b'X', Value::Str(b)) => b.iter().map(|c| format!("{c:02X}")).collect::<String>().into_bytes(),
-            (b'x', Value::Int(n)) => format!("{n:x}").into_bytes(),
-            (b'X', Value::Int(n)) => format!("{n:X}").into_bytes(),
+            (b'x', Value::Int(n)) => hex(*n, false),
+            (b'X', Value::Int(n)) => hex(*n, true),
+            (b's' | b'd' | b't' | b'q' | b'x' | b'X', Value::Nil | Value::Missing) => {
+                format!("%!{}(<nil>)", verb as char).into_bytes()
+            }
+            (b's' | b'd' | b't' | b'q' | b'x' | b'X', a) => {
+                format!("%!{}({}={})", verb as char, a.type_name(), lossy(&a.to_bytes())).into_bytes()
+            }
             (v, a) => {
                 return Err(exec_err(format!(
                     "error calling printf: verb %{} with {} is not supported",

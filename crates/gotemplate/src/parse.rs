@@ -88,7 +88,7 @@ enum Piece {
 pub(crate) fn parse(src: &str) -> Result<Vec<Node>, Error> {
     let pieces = split(src)?;
     let mut it = pieces.into_iter().peekable();
-    let (nodes, end) = parse_list(&mut it)?;
+    let (nodes, end) = parse_list(&mut it, 0)?;
     match end {
         None => Ok(nodes),
         Some((off, kw)) => Err(perr(off, format!("unexpected {{{{{kw}}}}}"))),
@@ -401,7 +401,11 @@ type Pieces = std::iter::Peekable<std::vec::IntoIter<Piece>>;
 /// Nodes parsed so far, and the `{{end}}`/`{{else}}` that stopped the list (with its offset).
 type ListEnd = (Vec<Node>, Option<(usize, Terminator)>);
 
-fn parse_list(it: &mut Pieces) -> Result<ListEnd, Error> {
+/// Nesting deeper than this (blocks or parentheses) is refused rather than
+/// risking the stack.
+const MAX_DEPTH: usize = 100;
+
+fn parse_list(it: &mut Pieces, depth: usize) -> Result<ListEnd, Error> {
     let mut nodes = Vec::new();
     while let Some(piece) = it.next() {
         let action = match piece {
@@ -433,7 +437,7 @@ fn parse_list(it: &mut Pieces) -> Result<ListEnd, Error> {
             }
             "if" | "with" | "range" => {
                 toks.remove(0);
-                nodes.push(parse_control(&keyword, toks, off, it)?);
+                nodes.push(parse_control(&keyword, toks, off, it, depth + 1)?);
             }
             "define" | "template" | "block" | "break" | "continue" => {
                 return Err(perr(
@@ -441,7 +445,7 @@ fn parse_list(it: &mut Pieces) -> Result<ListEnd, Error> {
                     format!("{{{{{keyword}}}}} is not supported in template data"),
                 ));
             }
-            _ => nodes.push(Node::Action(parse_pipeline(toks, off, true)?)),
+            _ => nodes.push(Node::Action(parse_pipeline(toks, off, true, depth)?)),
         }
     }
     Ok((nodes, None))
@@ -462,9 +466,12 @@ impl std::fmt::Display for Terminator {
     }
 }
 
-fn parse_control(kw: &str, toks: Vec<(usize, Tok)>, off: usize, it: &mut Pieces) -> Result<Node, Error> {
-    let pipe = parse_pipeline(toks, off, true)?;
-    let (then, term) = parse_list(it)?;
+fn parse_control(kw: &str, toks: Vec<(usize, Tok)>, off: usize, it: &mut Pieces, depth: usize) -> Result<Node, Error> {
+    if depth > MAX_DEPTH {
+        return Err(perr(off, format!("blocks nested deeper than {MAX_DEPTH}")));
+    }
+    let pipe = parse_pipeline(toks, off, true, depth)?;
+    let (then, term) = parse_list(it, depth)?;
     let otherwise = match term {
         None => {
             return Err(perr(
@@ -477,7 +484,7 @@ fn parse_control(kw: &str, toks: Vec<(usize, Tok)>, off: usize, it: &mut Pieces)
             // `else if …` / `else with …` chains: the nested node consumes the single {{end}}.
             match rest.first() {
                 None => {
-                    let (els, term) = parse_list(it)?;
+                    let (els, term) = parse_list(it, depth)?;
                     match term {
                         Some((_, Terminator::End)) => els,
                         _ => {
@@ -490,7 +497,13 @@ fn parse_control(kw: &str, toks: Vec<(usize, Tok)>, off: usize, it: &mut Pieces)
                 }
                 Some((_, Tok::Ident(k))) if (k == "if" || k == "with") => {
                     let k = k.clone();
-                    vec![parse_control(&k, rest.into_iter().skip(1).collect(), eoff, it)?]
+                    vec![parse_control(
+                        &k,
+                        rest.into_iter().skip(1).collect(),
+                        eoff,
+                        it,
+                        depth + 1,
+                    )?]
                 }
                 _ => return Err(perr(eoff, "unexpected tokens after else")),
             }
@@ -515,7 +528,10 @@ fn parse_control(kw: &str, toks: Vec<(usize, Tok)>, off: usize, it: &mut Pieces)
     })
 }
 
-fn parse_pipeline(toks: Vec<(usize, Tok)>, off: usize, allow_decl: bool) -> Result<Pipeline, Error> {
+fn parse_pipeline(toks: Vec<(usize, Tok)>, off: usize, allow_decl: bool, depth: usize) -> Result<Pipeline, Error> {
+    if depth > MAX_DEPTH {
+        return Err(perr(off, format!("parentheses nested deeper than {MAX_DEPTH}")));
+    }
     let mut toks = toks;
     let mut decl = Vec::new();
     let mut is_assign = false;
@@ -551,15 +567,15 @@ fn parse_pipeline(toks: Vec<(usize, Tok)>, off: usize, allow_decl: bool) -> Resu
                 });
             }
             Tok::LParen => {
-                let mut depth = 1;
+                let mut open = 1;
                 let mut inner = Vec::new();
                 let mut tail = Vec::new();
                 for (io, it_tok) in it.by_ref() {
                     match &it_tok {
-                        Tok::LParen => depth += 1,
+                        Tok::LParen => open += 1,
                         Tok::RParen(f) => {
-                            depth -= 1;
-                            if depth == 0 {
+                            open -= 1;
+                            if open == 0 {
                                 tail = f.clone();
                                 break;
                             }
@@ -568,10 +584,10 @@ fn parse_pipeline(toks: Vec<(usize, Tok)>, off: usize, allow_decl: bool) -> Resu
                     }
                     inner.push((io, it_tok));
                 }
-                if depth != 0 {
+                if open != 0 {
                     return Err(perr(o, "unclosed left paren"));
                 }
-                let sub = parse_pipeline(inner, o, false)?;
+                let sub = parse_pipeline(inner, o, false, depth + 1)?;
                 cur.push(Arg::Sub(Box::new(sub), tail));
             }
             Tok::RParen(_) => return Err(perr(o, "unexpected right paren")),

@@ -31,10 +31,37 @@ fn field_access_and_text() {
     assert_eq!(r("{{ $.user }}"), "admin");
 }
 
+/// Go's default missingkey: a missing field is an invalid value that prints
+/// "<no value>", is false, reaches interface{} parameters as nil and is an error
+/// for string parameters. `index` returns the map's zero value instead.
 #[test]
-fn missing_key_is_empty_like_go_map_of_string() {
-    assert_eq!(r("[{{ .nope }}]"), "[]");
+fn missing_keys_behave_like_go() {
+    assert_eq!(r("[{{ .nope }}]"), "[<no value>]");
     assert_eq!(r("[{{ index . \"nope\" }}]"), "[]");
+    assert_eq!(r("{{ .nope | default \"d\" }}"), "d");
+    assert_eq!(r("{{ if .nope }}y{{ else }}n{{ end }}"), "n");
+    assert_eq!(r("{{ toJson .nope }}"), "null");
+    assert_eq!(r("{{ printf \"%s|%v\" .nope .nope }}"), "%!s(<nil>)|<nil>");
+    assert!(
+        render("{{ .nope | upper }}", &data())
+            .unwrap_err()
+            .to_string()
+            .contains("invalid value; expected string")
+    );
+}
+
+#[test]
+fn work_and_output_are_bounded() {
+    let d = data();
+    assert!(render("{{ range 9223372036854775807 }}{{ end }}", &d).is_err());
+    assert!(render("{{ indent 9223372036854775807 \"x\" }}", &d).is_err());
+    assert!(render("{{ range 100000 }}{{ repeat 100 \"x\" }}{{ end }}", &d).is_err());
+    assert_eq!(r("{{ printf \"%99999999999999999999s\" \"x\" }}"), "%!(BADWIDTH)x");
+    assert_eq!(r("{{ range 3 }}{{ . }}{{ end }}"), "012");
+    let deep = format!("{}x{}", "{{ if true }}".repeat(200), "{{ end }}".repeat(200));
+    assert!(render(&deep, &d).is_err());
+    let parens = format!("{{{{ {}1{} }}}}", "(".repeat(500), ")".repeat(500));
+    assert!(render(&parens, &d).is_err());
 }
 
 #[test]
@@ -77,6 +104,8 @@ fn to_json_escapes_like_go_encoding_json() {
     assert_eq!(r("{{ .user | toJson }}"), "\"admin\"");
     assert_eq!(r("{{ .html | toJson }}"), "\"\\u003ca\\u0026b\\u003e\"");
     assert_eq!(r("{{ \"a\\nb\" | toJson }}"), "\"a\\nb\"");
+    assert_eq!(r("{{ \"\\b\\f\" | toJson }}"), "\"\\b\\f\"");
+    assert_eq!(r("{{ .bin | toJson }}"), "\"\\ufffd\\u0000a\"");
 }
 
 #[test]
@@ -107,6 +136,13 @@ fn printf_verbs_and_width() {
     );
     assert_eq!(r("{{ printf \"%s\" }}"), "%!s(MISSING)");
     assert_eq!(r("{{ printf \"x\" .user }}"), "x%!(EXTRA string=admin)");
+    assert_eq!(r("{{ printf \"%s %d\" 5 .user }}"), "%!s(int=5) %!d(string=admin)");
+    assert_eq!(r("{{ printf \"%x\" -255 }}"), "-ff");
+}
+
+#[test]
+fn title_follows_go_separators() {
+    assert_eq!(r("{{ title \"hello wide-world it's\" }}"), "Hello Wide-World It'S");
 }
 
 #[test]
