@@ -11,6 +11,8 @@ use crate::parse::{Arg, Command, Node, Pipeline};
 pub(crate) enum Value<'a> {
     Str(Vec<u8>),
     Int(i64),
+    /// A byte of a string, as `index "abc" 1` yields (Go's uint8).
+    Byte(u8),
     Bool(bool),
     /// The dot: the map of item name to decrypted value.
     Map(&'a BTreeMap<String, Vec<u8>>),
@@ -25,6 +27,7 @@ impl Value<'_> {
         match self {
             Value::Str(s) => !s.is_empty(),
             Value::Int(i) => *i != 0,
+            Value::Byte(b) => *b != 0,
             Value::Bool(b) => *b,
             Value::Map(m) => !m.is_empty(),
             Value::Nil | Value::Missing => false,
@@ -35,6 +38,7 @@ impl Value<'_> {
         match self {
             Value::Str(_) => "string",
             Value::Int(_) => "int",
+            Value::Byte(_) => "uint8",
             Value::Bool(_) => "bool",
             Value::Map(_) => "map[string]string",
             Value::Nil | Value::Missing => "nil",
@@ -46,6 +50,7 @@ impl Value<'_> {
         match self {
             Value::Str(s) => s.clone(),
             Value::Int(i) => i.to_string().into_bytes(),
+            Value::Byte(b) => b.to_string().into_bytes(),
             Value::Bool(b) => b.to_string().into_bytes(),
             Value::Map(m) => {
                 let mut out = b"map[".to_vec();
@@ -113,7 +118,11 @@ impl<'a> State<'a> {
                 Node::Action(p) => {
                     let v = self.pipeline(p, dot)?;
                     if p.decl.is_empty() {
-                        self.out.extend_from_slice(&v.to_bytes());
+                        match v {
+                            // A nil result (a missing key, or a function returning nil).
+                            Value::Nil | Value::Missing => self.out.extend_from_slice(b"<no value>"),
+                            v => self.out.extend_from_slice(&v.to_bytes()),
+                        }
                     }
                 }
                 Node::If { cond, then, otherwise } => {

@@ -156,12 +156,13 @@ pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Er
                     (Value::Map(m), Value::Str(key)) => {
                         Value::Str(m.get(lossy(key).as_str()).cloned().unwrap_or_default())
                     }
-                    (Value::Str(b), Value::Int(i)) => {
-                        let byte = usize::try_from(*i)
+                    (Value::Str(b), Value::Int(_) | Value::Byte(_)) => {
+                        let i = as_integer(k).unwrap_or(-1);
+                        let byte = usize::try_from(i)
                             .ok()
                             .and_then(|i| b.get(i))
                             .ok_or_else(|| exec_err(format!("error calling index: index out of range: {i}")))?;
-                        Value::Int(i64::from(*byte))
+                        Value::Byte(*byte)
                     }
                     (c, key) => {
                         return Err(exec_err(format!(
@@ -178,7 +179,12 @@ pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Er
         // Go's url.QueryEscape of fmt.Sprint(args...).
         "urlquery" => {
             let mut out = Vec::new();
-            for b in go_sprint(&args) {
+            // Go's evalArgs prints a nil argument as "<no value>".
+            let text = match args.as_slice() {
+                [Value::Nil] => b"<no value>".to_vec(),
+                _ => go_sprint(&args),
+            };
+            for b in text {
                 match b {
                     b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b),
                     b' ' => out.push(b'+'),
@@ -234,13 +240,24 @@ pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Er
             arity(name, &args, 1)?;
             s(trim_space(&string_arg(name, &args[0])?))
         }
+        // Sprig's nospace (goutils.DeleteWhiteSpace) walks bytes, not runes: each
+        // byte is re-encoded as the rune of the same value. Reproduced as is.
         "nospace" => {
             arity(name, &args, 1)?;
-            let t = lossy(&string_arg(name, &args[0])?);
-            s(t.chars()
-                .filter(|c| !c.is_whitespace())
-                .collect::<String>()
-                .into_bytes())
+            let src = string_arg(name, &args[0])?;
+            let mut out = String::new();
+            for &b in &src {
+                let c = char::from(b);
+                if !(c.is_whitespace() || c == '\u{85}' || c == '\u{a0}') {
+                    out.push(c);
+                }
+            }
+            // Nothing removed: goutils returns the input untouched.
+            let removed = src.iter().any(|&b| {
+                let c = char::from(b);
+                c.is_whitespace() || c == '\u{85}' || c == '\u{a0}'
+            });
+            s(if removed { out.into_bytes() } else { src })
         }
         // Sprig: trimAll(cutset, s), trimPrefix(prefix, s), trimSuffix(suffix, s)
         "trimAll" | "trimPrefix" | "trimSuffix" => {
@@ -250,10 +267,7 @@ pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Er
             s(match name {
                 "trimPrefix" => b.strip_prefix(a.as_slice()).map_or(b.clone(), <[u8]>::to_vec),
                 "trimSuffix" => b.strip_suffix(a.as_slice()).map_or(b.clone(), <[u8]>::to_vec),
-                _ => {
-                    let cut = lossy(&a);
-                    lossy(&b).trim_matches(|c| cut.contains(c)).as_bytes().to_vec()
-                }
+                _ => trim_runes(&b, &lossy(&a)),
             })
         }
         "contains" | "hasPrefix" | "hasSuffix" => {
@@ -286,12 +300,14 @@ pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Er
         }
         "indent" | "nindent" => {
             arity(name, &args, 2)?;
-            let n = usize::try_from(int_arg(name, &args[0])?).unwrap_or(0);
+            // Go's strings.Repeat panics on a negative count: an execution error.
+            let n = usize::try_from(int_arg(name, &args[0])?)
+                .map_err(|_| exec_err(format!("error calling {name}: negative indent")))?;
             if n > crate::exec::MAX_OUTPUT {
                 return Err(exec_err(format!("error calling {name}: indent {n} is too large")));
             }
             let pad = vec![b' '; n];
-            let src = strval(&args[1]);
+            let src = string_arg(name, &args[1])?;
             let mut out = if name == "nindent" { vec![b'\n'] } else { Vec::new() };
             out.extend_from_slice(&pad);
             out.extend(replace_all(&src, b"\n", &[b"\n".as_slice(), &pad].concat()));
@@ -339,7 +355,7 @@ pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Er
         "b64dec" => {
             arity(name, &args, 1)?;
             // Sprig returns the Go error text as the value when decoding fails.
-            let src = strval(&args[0]);
+            let src = string_arg(name, &args[0])?;
             s(match go_b64_decode(&src) {
                 Ok(v) => v,
                 Err(at) => format!("illegal base64 data at input byte {at}").into_bytes(),
@@ -359,14 +375,46 @@ fn unreachable_and_or<'a>() -> Result<Value<'a>, Error> {
     Err(exec_err("and/or evaluated out of place"))
 }
 
+/// Go's `strings.Trim(s, cutset)` on bytes: invalid UTF-8 counts as U+FFFD for
+/// the comparison but is kept as it was when not trimmed.
+fn trim_runes(s: &[u8], cutset: &str) -> Vec<u8> {
+    let rune_at = |b: &[u8]| decode_rune(b).unwrap_or(('\u{fffd}', 1));
+    let mut start = 0;
+    while start < s.len() {
+        let (c, w) = rune_at(&s[start..]);
+        if !cutset.contains(c) {
+            break;
+        }
+        start += w;
+    }
+    let mut end = s.len();
+    while end > start {
+        // Find the start of the last rune in s[start..end].
+        let mut i = end - 1;
+        while i > start && end - i < 4 && (s[i] & 0xc0) == 0x80 {
+            i -= 1;
+        }
+        let (c, w) = rune_at(&s[i..end]);
+        let (c, w) = if i + w == end { (c, w) } else { ('\u{fffd}', 1) };
+        if !cutset.contains(c) {
+            break;
+        }
+        end -= w;
+    }
+    s[start..end].to_vec()
+}
+
 fn replace_all(src: &[u8], old: &[u8], new: &[u8]) -> Vec<u8> {
     if old.is_empty() {
-        // Go inserts `new` around every rune; keep it simple and faithful for ASCII.
+        // Go inserts `new` before every rune and at the end; an invalid byte counts
+        // as one rune and is kept as it is.
         let mut out = new.to_vec();
-        for c in lossy(src).chars() {
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        let mut i = 0;
+        while i < src.len() {
+            let w = decode_rune(&src[i..]).map_or(1, |(_, w)| w);
+            out.extend_from_slice(&src[i..i + w]);
             out.extend_from_slice(new);
+            i += w;
         }
         return out;
     }
@@ -428,10 +476,19 @@ fn compare(name: &str, args: &[Value<'_>]) -> Result<Value<'static>, Error> {
             "error calling {name}: missing argument for comparison"
         )));
     }
+    let is_nil = |v: &Value<'_>| matches!(v, Value::Nil | Value::Missing);
     let ord = |a: &Value<'_>, b: &Value<'_>| -> Result<std::cmp::Ordering, Error> {
+        // Go's eq/ne: nil equals only nil, and is never a type error.
+        if (name == "eq" || name == "ne") && (is_nil(a) || is_nil(b)) {
+            return Ok(if is_nil(a) && is_nil(b) {
+                std::cmp::Ordering::Equal
+            } else {
+                std::cmp::Ordering::Less
+            });
+        }
         match (a, b) {
             (Value::Str(x), Value::Str(y)) => Ok(x.cmp(y)),
-            (Value::Int(x), Value::Int(y)) => Ok(x.cmp(y)),
+            (Value::Int(_) | Value::Byte(_), Value::Int(_) | Value::Byte(_)) => Ok(as_integer(a).cmp(&as_integer(b))),
             (Value::Bool(x), Value::Bool(y)) if name == "eq" || name == "ne" => Ok(x.cmp(y)),
             _ => Err(exec_err(format!(
                 "error calling {name}: incompatible types for comparison"
@@ -493,6 +550,19 @@ pub(crate) fn go_quote(b: &[u8]) -> String {
     out
 }
 
+/// Go's `strconv.QuoteRune`: invalid code points become U+FFFD.
+fn go_quote_rune(n: i64) -> String {
+    let c = u32::try_from(n).ok().and_then(char::from_u32).unwrap_or('\u{fffd}');
+    let mut buf = [0u8; 4];
+    let inner = go_quote(c.encode_utf8(&mut buf).as_bytes());
+    let inner = &inner[1..inner.len() - 1];
+    match c {
+        '\'' => "'\\''".to_string(),
+        '"' => "'\"'".to_string(),
+        _ => format!("'{inner}'"),
+    }
+}
+
 fn decode_rune(b: &[u8]) -> Option<(char, usize)> {
     let n = match b[0] {
         0x00..=0x7f => 1,
@@ -521,6 +591,7 @@ fn to_json(v: &Value<'_>) -> String {
     match v {
         Value::Str(b) => json_string(b),
         Value::Int(i) => i.to_string(),
+        Value::Byte(b) => b.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Nil | Value::Missing => "null".into(),
         Value::Map(m) => {
@@ -620,6 +691,95 @@ fn go_b64_decode(src: &[u8]) -> Result<Vec<u8>, usize> {
     LENIENT.decode(compact).map_err(|_| 0)
 }
 
+/// An integer value of either integer type.
+fn as_integer(v: &Value<'_>) -> Option<i64> {
+    match v {
+        Value::Int(n) => Some(*n),
+        Value::Byte(b) => Some(i64::from(*b)),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Flags {
+    width: usize,
+    left: bool,
+    zero: bool,
+}
+
+/// Formats one operand as Go's fmt does: the value is padded; a verb that does
+/// not fit the type gives `%!verb(type=value)` around the padded `%v`; maps are
+/// formatted element by element with the same verb.
+fn fmt_arg(out: &mut Vec<u8>, verb: u8, arg: &Value<'_>, f: Flags) -> Result<(), Error> {
+    let hex = |n: i64, upper: bool| {
+        let digits = if upper {
+            format!("{:X}", n.unsigned_abs())
+        } else {
+            format!("{:x}", n.unsigned_abs())
+        };
+        if n < 0 { format!("-{digits}") } else { digits }.into_bytes()
+    };
+    let known = matches!(verb, b'v' | b's' | b'd' | b't' | b'q' | b'x' | b'X');
+    if !known {
+        return Err(exec_err(format!(
+            "error calling printf: verb %{} with {} is not supported",
+            verb as char,
+            arg.type_name()
+        )));
+    }
+    if let Value::Map(m) = arg {
+        out.extend_from_slice(b"map[");
+        for (i, (k, v)) in m.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            fmt_arg(out, verb, &Value::Str(k.as_bytes().to_vec()), f)?;
+            out.push(b':');
+            fmt_arg(out, verb, &Value::Str(v.clone()), f)?;
+        }
+        out.push(b']');
+        return Ok(());
+    }
+    let body = match (verb, arg) {
+        (b'v', a) => a.to_bytes(),
+        (b's', Value::Str(b)) => b.clone(),
+        (b'd', Value::Int(_) | Value::Byte(_)) => arg.to_bytes(),
+        (b't', Value::Bool(b)) => b.to_string().into_bytes(),
+        (b'q', Value::Str(b)) => go_quote(b).into_bytes(),
+        // %q of an integer is a quoted character literal.
+        (b'q', Value::Int(_) | Value::Byte(_)) => go_quote_rune(as_integer(arg).unwrap_or(-1)).into_bytes(),
+        (b'x', Value::Str(b)) => b.iter().map(|c| format!("{c:02x}")).collect::<String>().into_bytes(),
+        (b'X', Value::Str(b)) => b.iter().map(|c| format!("{c:02X}")).collect::<String>().into_bytes(),
+        (b'x' | b'X', Value::Int(_) | Value::Byte(_)) => hex(as_integer(arg).unwrap_or(0), verb == b'X'),
+        (_, Value::Nil | Value::Missing) => {
+            out.extend_from_slice(format!("%!{}(<nil>)", verb as char).as_bytes());
+            return Ok(());
+        }
+        (_, a) => {
+            out.extend_from_slice(format!("%!{}({}=", verb as char, a.type_name()).as_bytes());
+            fmt_arg(out, b'v', a, f)?;
+            out.push(b')');
+            return Ok(());
+        }
+    };
+    let chars = String::from_utf8_lossy(&body).chars().count();
+    let pad = f.width.saturating_sub(chars);
+    if f.left {
+        out.extend_from_slice(&body);
+        out.extend(std::iter::repeat_n(b' ', pad));
+    } else if f.zero && as_integer(arg).is_some() && body.first() == Some(&b'-') {
+        out.push(b'-');
+        out.extend(std::iter::repeat_n(b'0', pad));
+        out.extend_from_slice(&body[1..]);
+    } else {
+        // Go pads with zeros under the 0 flag whatever the operand.
+        let fill = if f.zero { b'0' } else { b' ' };
+        out.extend(std::iter::repeat_n(fill, pad));
+        out.extend_from_slice(&body);
+    }
+    Ok(())
+}
+
 /// Go's `fmt.Sprintf` for the verbs templates use: %s %v %d %q %x %X %t %%.
 fn sprintf(fmt: &[u8], args: &[Value<'_>]) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
@@ -665,66 +825,22 @@ fn sprintf(fmt: &[u8], args: &[Value<'_>]) -> Result<Vec<u8>, Error> {
             continue;
         };
         next += 1;
-        let hex = |n: i64, upper: bool| {
-            let digits = if upper {
-                format!("{:X}", n.unsigned_abs())
-            } else {
-                format!("{:x}", n.unsigned_abs())
-            };
-            if n < 0 { format!("-{digits}") } else { digits }.into_bytes()
-        };
-        let body: Vec<u8> = match (verb, arg) {
-            (b'v', a) => a.to_bytes(),
-            (b's', Value::Str(b)) => b.clone(),
-            (b'd', Value::Int(n)) => n.to_string().into_bytes(),
-            (b't', Value::Bool(b)) => b.to_string().into_bytes(),
-            (b'q', Value::Str(b)) => go_quote(b).into_bytes(),
-            (b'x', Value::Str(b)) => b.iter().map(|c| format!("{c:02x}")).collect::<String>().into_bytes(),
-            (b'X', Value::Str(b)) => b.iter().map(|c| format!("{c:02X}")).collect::<String>().into_bytes(),
-            (b'x', Value::Int(n)) => hex(*n, false),
-            (b'X', Value::Int(n)) => hex(*n, true),
-            (b's' | b'd' | b't' | b'q' | b'x' | b'X', Value::Nil | Value::Missing) => {
-                format!("%!{}(<nil>)", verb as char).into_bytes()
-            }
-            (b's' | b'd' | b't' | b'q' | b'x' | b'X', a) => {
-                format!("%!{}({}={})", verb as char, a.type_name(), lossy(&a.to_bytes())).into_bytes()
-            }
-            (v, a) => {
-                return Err(exec_err(format!(
-                    "error calling printf: verb %{} with {} is not supported",
-                    v as char,
-                    a.type_name()
-                )));
-            }
-        };
-        let chars = String::from_utf8_lossy(&body).chars().count();
-        let pad = width.saturating_sub(chars);
-        if left {
-            out.extend_from_slice(&body);
-            out.extend(std::iter::repeat_n(b' ', pad));
-        } else {
-            let fill = if zero && matches!(verb, b'd' | b'x' | b'X') {
-                b'0'
-            } else {
-                b' '
-            };
-            if fill == b'0' && body.first() == Some(&b'-') {
-                out.push(b'-');
-                out.extend(std::iter::repeat_n(b'0', pad));
-                out.extend_from_slice(&body[1..]);
-            } else {
-                out.extend(std::iter::repeat_n(fill, pad));
-                out.extend_from_slice(&body);
-            }
-        }
+        fmt_arg(&mut out, verb, arg, Flags { width, left, zero })?;
     }
     if next < args.len() {
         out.extend_from_slice(b"%!(EXTRA ");
-        let extra: Vec<String> = args[next..]
-            .iter()
-            .map(|a| format!("{}={}", a.type_name(), lossy(&a.to_bytes())))
-            .collect();
-        out.extend_from_slice(extra.join(", ").as_bytes());
+        for (i, a) in args[next..].iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            if matches!(a, Value::Nil | Value::Missing) {
+                out.extend_from_slice(b"<nil>");
+                continue;
+            }
+            out.extend_from_slice(a.type_name().as_bytes());
+            out.push(b'=');
+            out.extend(a.to_bytes());
+        }
         out.push(b')');
     }
     Ok(out)

@@ -125,7 +125,8 @@ fn split(src: &str) -> Result<Vec<Piece>, Error> {
             after.starts_with("- ") || after.starts_with("-\t") || after.starts_with("-\n") || after.starts_with("-\r");
         if trim_left {
             text = text.trim_end_matches(WS);
-            inner_start += 1;
+            // The marker is "- ": a dash and one space, as Go's lexer reads it.
+            inner_start += 2;
         }
         if !text.is_empty() {
             pieces.push(Piece::Text(text.as_bytes().to_vec()));
@@ -135,10 +136,10 @@ fn split(src: &str) -> Result<Vec<Piece>, Error> {
         let (body, close_len, trim_right) =
             find_close(body_and_rest).ok_or_else(|| perr(action_off, "unclosed action"))?;
         let body_str = &body_and_rest[..body];
-        let trimmed = body_str.trim_matches(WS);
-        if trimmed.starts_with("/*") {
-            if !trimmed.ends_with("*/") {
-                return Err(perr(action_off, "unclosed comment"));
+        // Go: a comment must start and end at the delimiters (`{{/*` or `{{- /*`).
+        if body_str.starts_with("/*") {
+            if !body_str.ends_with("*/") || body_str.len() < 4 {
+                return Err(perr(action_off, "comment ends before closing delimiter"));
             }
         } else {
             let toks = lex(body_str, pos + inner_start)?;

@@ -238,3 +238,45 @@ fn repeat_is_bounded() {
     assert!(render("{{ repeat 100000000 \"abcdefgh\" }}", &data()).is_err());
     assert_eq!(r("{{ repeat 3 \"ab\" }}"), "ababab");
 }
+
+/// Divergences from Go found by tests/go_differential.rs, pinned here so they stay
+/// fixed on machines without Go.
+#[test]
+fn regressions_found_by_the_go_differential_test() {
+    let d = data();
+    // Comments must start and end at the delimiters.
+    assert!(render("{{ /* c */ }}", &d).is_err());
+    assert_eq!(r("a{{- /* c */ -}} b"), "ab");
+    // A nil result prints "<no value>"; inside fmt it is "<nil>".
+    assert_eq!(r("{{ coalesce .empty .nope }}|{{ print .nope }}"), "<no value>|<nil>");
+    assert_eq!(r("{{ urlquery .nope }}"), "%3Cno+value%3E");
+    assert_eq!(r("{{ printf \"x\" .nope }}"), "x%!(EXTRA <nil>)");
+    // The 0 flag pads whatever the operand, also inside %!verb(...).
+    assert_eq!(r("{{ printf \"%03d|%-4d|\" \"x\" 7 }}"), "%!d(string=00x)|7   |");
+    assert!(
+        render("{{ printf \"%d\" . }}", &d)
+            .unwrap()
+            .starts_with(b"map[%!d(string=bin):%!d(string=\xff\x00a)")
+    );
+    // index on a string yields a uint8.
+    assert_eq!(
+        r("{{ index \"abc\" 1 | printf \"%s|%d|%q\" }}"),
+        "%!s(uint8=98)|%!d(MISSING)|%!q(MISSING)"
+    );
+    assert_eq!(r("{{ printf \"%q\" 65 }}"), "'A'");
+    // Sprig's nospace works on bytes, and returns its input when nothing is removed.
+    assert_eq!(r("{{ nospace \"é✓\" }}"), "é✓");
+    assert_eq!(r("{{ nospace \"é ✓\" }}"), "Ã©â\u{9c}\u{93}");
+    // String functions reject other types, as Sprig's typed signatures do.
+    assert!(render("{{ indent 2 7 }}", &d).is_err());
+    assert!(render("{{ b64dec 5 }}", &d).is_err());
+    assert!(render("{{ indent -1 \"x\" }}", &d).is_err());
+    // eq/ne compare nil without a type error.
+    assert_eq!(r("{{ ne .nope \"x\" }}|{{ eq .nope .nope }}"), "true|true");
+    // Invalid UTF-8 is kept byte for byte by trimAll and replace.
+    assert_eq!(render("{{ .bin | trimAll \"a\" }}", &d).unwrap(), vec![0xff, 0x00]);
+    assert_eq!(
+        render("{{ .bin | replace \"\" \"-\" }}", &d).unwrap(),
+        b"-\xff-\x00-a-".to_vec()
+    );
+}
