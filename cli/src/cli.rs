@@ -22,6 +22,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "KUBECONFIG", value_name = "FILE", hide_env_values = true)]
     pub kubeconfig: Option<String>,
 
+    /// The kubeconfig context whose namespace is the default (default: current-context).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -221,12 +221,20 @@ pub fn load_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>> {
     Ok(keys)
 }
 
-/// The namespace of the kubeconfig's current context, or `default`.
-pub fn default_namespace(kubeconfig: Option<&str>) -> String {
-    kubeconfig_namespace(kubeconfig).unwrap_or_else(|| "default".to_string())
+/// Where the default namespace comes from: `--kubeconfig`/`$KUBECONFIG` and `--context`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Kube<'a> {
+    pub kubeconfig: Option<&'a str>,
+    pub context: Option<&'a str>,
 }
 
-fn kubeconfig_namespace(kubeconfig: Option<&str>) -> Option<String> {
+/// The namespace of the chosen (else current) kubeconfig context, or `default`.
+pub fn default_namespace(kube: Kube<'_>) -> String {
+    kubeconfig_namespace(kube).unwrap_or_else(|| "default".to_string())
+}
+
+fn kubeconfig_namespace(kube: Kube<'_>) -> Option<String> {
+    let kubeconfig = kube.kubeconfig;
     #[derive(serde::Deserialize, Default)]
     #[serde(rename_all = "kebab-case", default)]
     struct Config {
@@ -266,7 +274,10 @@ fn kubeconfig_namespace(kubeconfig: Option<&str>) -> Option<String> {
         })
         .collect();
     // As kubectl merges them: the first file that sets a value wins.
-    let current = configs.iter().find_map(|c| c.current_context.clone())?;
+    let current = match kube.context {
+        Some(c) => c.to_string(),
+        None => configs.iter().find_map(|c| c.current_context.clone())?,
+    };
     configs
         .iter()
         .flat_map(|c| &c.contexts)

@@ -31,10 +31,13 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let kubeconfig = cli.kubeconfig.as_deref();
+    let kube = io::Kube {
+        kubeconfig: cli.kubeconfig.as_deref(),
+        context: cli.context.as_deref(),
+    };
     match &cli.command {
-        Command::Seal(args) => commands::seal::run(args, kubeconfig)?,
-        Command::Unseal(args) => commands::unseal::run(args, kubeconfig)?,
+        Command::Seal(args) => commands::seal::run(args, kube)?,
+        Command::Unseal(args) => commands::unseal::run(args, kube)?,
         Command::Validate(args) => {
             if !commands::validate::run(args)? {
                 return Ok(ExitCode::from(1));

@@ -367,6 +367,14 @@ fn namespace_defaults_to_the_kubeconfig_context() {
         .output()
         .unwrap();
     assert_eq!(docs(&stdout(&o))[0]["metadata"]["namespace"], "dev-ns");
+    let o = env
+        .cmd()
+        .args(["seal", "--cert", CERT, "--context", "prod"])
+        .env("KUBECONFIG", &kc)
+        .write_stdin(secret)
+        .output()
+        .unwrap();
+    assert_eq!(docs(&stdout(&o))[0]["metadata"]["namespace"], "prod-ns");
     let o = env.run(&["seal", "--cert", CERT], secret);
     assert_eq!(docs(&stdout(&o))[0]["metadata"]["namespace"], "default");
     let o = env.run(

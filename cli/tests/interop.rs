@@ -1,12 +1,13 @@
 //! Interop in the sealing direction: SealedSecrets written by `gitseal seal` are
-//! opened by an independent implementation of the Bitnami format (Python's
-//! `cryptography`), in every scope and for 2048- and 4096-bit keys.
+//! opened by `tests/interop/go-unseal`, an independent unsealer that makes the same
+//! Go standard-library calls as the Sealed Secrets controller, in every scope and
+//! for 2048- and 4096-bit keys.
 //!
-//! CI installs `cryptography`; elsewhere the test is skipped with a message when
-//! it is missing.
+//! CI installs Go (Debian's `golang-go`); elsewhere the test is skipped with a
+//! message when it is missing.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use assert_cmd::Command as BinCommand;
 use base64::Engine as _;
@@ -17,25 +18,45 @@ fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
-fn python_with_cryptography() -> Option<&'static str> {
-    let ok = Command::new("python3")
-        .args(["-c", "import cryptography.hazmat.primitives.ciphers.aead"])
+fn build_go_unseal(dir: &Path) -> Option<PathBuf> {
+    if !Command::new("go")
+        .arg("version")
         .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some("python3");
+        .is_ok_and(|o| o.status.success())
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide Go (golang-go; see .ci/run)"
+        );
+        eprintln!("skipping: Go is not installed");
+        return None;
     }
+    let src = dir.join("src/gounseal");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::copy(repo("cli/tests/interop/go-unseal/main.go"), src.join("main.go")).unwrap();
+    let bin = dir.join("go-unseal");
+    let out = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&src)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", dir)
+        .env("GOCACHE", dir.join("gocache"))
+        .output()
+        .unwrap();
     assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must provide python3 with `cryptography` (see .ci/run)"
+        out.status.success(),
+        "go build: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    eprintln!("skipping: python3 with the `cryptography` package is not available");
-    None
+    Some(bin)
 }
 
 #[test]
-fn gitseal_output_opens_with_an_independent_implementation() {
-    let Some(python) = python_with_cryptography() else {
+fn gitseal_output_opens_with_the_go_standard_library_like_the_bitnami_controller() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(unsealer) = build_go_unseal(dir.path()) else {
         return;
     };
     let binary: Vec<u8> = (0..=255u8).collect();
@@ -66,12 +87,11 @@ fn gitseal_output_opens_with_an_independent_implementation() {
                 .unwrap();
             assert!(sealed.status.success(), "{}", String::from_utf8_lossy(&sealed.stderr));
 
-            let opened = Command::new(python)
-                .arg(repo("cli/tests/interop/bitnami_unseal.py"))
+            let opened = Command::new(&unsealer)
                 .arg(repo(&format!("testdata/keys/{key}")))
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
                 .spawn()
                 .and_then(|mut child| {
                     use std::io::Write as _;
@@ -90,6 +110,28 @@ fn gitseal_output_opens_with_an_independent_implementation() {
                 json!({"binary": b64(&binary), "empty": "", "text": b64("héllo\r\nworld".as_bytes())}),
                 "{cert} {scope}"
             );
+
+            // And the scope binding holds for Go too: moving a strict value breaks it.
+            if scope == "strict" {
+                let mut moved: Value = serde_json::from_slice(&sealed.stdout).unwrap();
+                moved["metadata"]["namespace"] = json!("team-b");
+                let out = Command::new(&unsealer)
+                    .arg(repo(&format!("testdata/keys/{key}")))
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .and_then(|mut child| {
+                        use std::io::Write as _;
+                        child.stdin.take().unwrap().write_all(moved.to_string().as_bytes())?;
+                        child.wait_with_output()
+                    })
+                    .unwrap();
+                assert!(
+                    !out.status.success(),
+                    "{cert}: a strict value must not open in another namespace"
+                );
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use super::{Object, nothing_found, objects, sealed_secret};
 use crate::cli::SealArgs;
 use crate::io::{self, Source, usage};
 
-pub fn run(args: &SealArgs, kubeconfig: Option<&str>) -> Result<()> {
+pub fn run(args: &SealArgs, kube: io::Kube<'_>) -> Result<()> {
     let cert_spec = args
         .cert
         .as_deref()
@@ -25,7 +25,7 @@ pub fn run(args: &SealArgs, kubeconfig: Option<&str>) -> Result<()> {
     let key = cert.public_key();
 
     if args.raw {
-        return raw(args, key, kubeconfig);
+        return raw(args, key, kube);
     }
     if args.from_file.is_some() {
         return Err(usage("--from-file requires --raw"));
@@ -37,7 +37,7 @@ pub fn run(args: &SealArgs, kubeconfig: Option<&str>) -> Result<()> {
         return merge(target, secrets, key);
     }
 
-    let default_ns = io::default_namespace(kubeconfig);
+    let default_ns = io::default_namespace(kube);
     let opts = SealOptions {
         scope: args.scope.map(Scope::from),
         name: args.name.as_deref(),
@@ -68,7 +68,7 @@ fn secrets(sources: &[Source]) -> Result<Vec<(Object, InputSecret)>> {
         .collect()
 }
 
-fn raw(args: &SealArgs, key: &gitseal_core::PublicKey, kubeconfig: Option<&str>) -> Result<()> {
+fn raw(args: &SealArgs, key: &gitseal_core::PublicKey, kube: io::Kube<'_>) -> Result<()> {
     let inputs = args.io.inputs();
     let value: zeroize::Zeroizing<Vec<u8>> = match &args.from_file {
         // kubeseal accepts `key=path` and ignores the key.
@@ -89,7 +89,7 @@ fn raw(args: &SealArgs, key: &gitseal_core::PublicKey, kubeconfig: Option<&str>)
     let namespace = match (&args.namespace, scope) {
         (Some(ns), _) => ns.clone(),
         (None, Scope::ClusterWide) => String::new(),
-        (None, _) => io::default_namespace(kubeconfig),
+        (None, _) => io::default_namespace(kube),
     };
     let name = args.name.clone().unwrap_or_default();
     let sealed = seal_raw(&value, key, scope, &namespace, &name).map_err(|e| usage(format!("--raw: {e}")))?;

@@ -12,7 +12,7 @@ use crate::io;
 /// Decrypted output is written with owner-only permissions.
 const PRIVATE: Option<u32> = Some(0o600);
 
-pub fn run(args: &UnsealArgs, kubeconfig: Option<&str>) -> Result<()> {
+pub fn run(args: &UnsealArgs, kube: io::Kube<'_>) -> Result<()> {
     let keys = io::load_keys(&args.keys)?;
     let sources = io::read_inputs(&args.io.inputs())?;
     if args.raw {
@@ -21,7 +21,7 @@ pub fn run(args: &UnsealArgs, kubeconfig: Option<&str>) -> Result<()> {
         let scope = Scope::from(args.scope);
         let namespace = match &args.namespace {
             Some(ns) => ns.clone(),
-            None if scope.needs_namespace() => io::default_namespace(kubeconfig),
+            None if scope.needs_namespace() => io::default_namespace(kube),
             None => String::new(),
         };
         let plain = unseal_raw(&text, &keys, scope, &namespace, &args.name).with_context(|| src.name.clone())?;
