@@ -346,6 +346,30 @@ fn merge_into_keeps_the_files_format_scope_and_other_items() {
         ]
     );
 
+    // A file as kubeseal writes it (Go field order, creationTimestamp: null): only
+    // the merged item's line changes.
+    let kubeseal_json = env.write(
+        "kubeseal.json",
+        std::fs::read_to_string(repo("../shared/conformance/cases/04-json-format/sealedsecret.json")).unwrap(),
+    );
+    let before = std::fs::read_to_string(&kubeseal_json).unwrap();
+    let o = env.run(
+        &[
+            "seal",
+            "--cert",
+            "../shared/conformance/keys/key2-cert.pem",
+            "--merge-into",
+            kubeseal_json.to_str().unwrap(),
+        ],
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {b: new}\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(&kubeseal_json).unwrap();
+    let changed: Vec<(&str, &str)> = before.lines().zip(after.lines()).filter(|(a, b)| a != b).collect();
+    assert_eq!(before.lines().count(), after.lines().count(), "{after}");
+    assert_eq!(changed.len(), 1, "only the rewritten item differs: {changed:?}");
+    assert!(changed[0].0.trim_start().starts_with("\"b\": "), "{changed:?}");
+
     let two = format!("{}---\n{}", std::fs::read_to_string(repo(DB)).unwrap(), update);
     let o = env.run(&["seal", "--cert", CERT, "--merge-into", target.to_str().unwrap()], two);
     assert_fails(&o, 1, &["exactly one Secret"]);

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use gitseal_core::Scope;
 use gitseal_core::manifest::{Format, to_document};
-use gitseal_core::seal::{InputSecret, SealOptions, merge_into, seal, seal_raw};
+use gitseal_core::seal::{InputSecret, SealOptions, merge_into_document, seal, seal_raw};
 use time::OffsetDateTime;
 
 use super::{Object, nothing_found, objects, sealed_secret};
@@ -112,11 +112,11 @@ fn merge(target: &Path, secrets: Vec<(Object, InputSecret)>, key: &gitseal_core:
             v.len()
         )
     })?;
-    let mut sealed = sealed_secret(&existing_obj)?;
-    merge_into(&mut sealed, secret, key)
+    sealed_secret(&existing_obj)?; // the kind and shape checks, with their messages
+    let mut doc = existing_obj.value.clone();
+    merge_into_document(&mut doc, secret, key)
         .with_context(|| format!("{} into {}", obj.describe(), existing_obj.describe()))?;
     let text = gitseal_core::manifest::decode_text(&source.bytes)?;
-    let format = Format::detect(&text);
-    let out = to_document(&sealed, format).map_err(anyhow::Error::msg)?;
+    let out = to_document(&doc, Format::detect(&text)).map_err(anyhow::Error::msg)?;
     io::write_atomic(target, out.as_bytes(), None)
 }

@@ -84,6 +84,8 @@ pub enum SealError {
     Empty,
     #[error("item {0:?}: encryption failed")]
     Encrypt(String),
+    #[error("the target is not a SealedSecret: {0}")]
+    NotSealedSecret(String),
 }
 
 impl InputSecret {
@@ -361,4 +363,59 @@ pub fn merge_into(existing: &mut SealedSecret, input: InputSecret, key: &PublicK
         template.type_ = input.type_;
     }
     Ok(written)
+}
+
+/// [`merge_into`] on the document as it was read, so that a rewrite changes only
+/// what the merge changed: keys keep their order, fields gitseal doesn't model
+/// (kubeseal's `creationTimestamp: null`, unknown annotations, status) stay, and
+/// untouched items stay byte-identical. Returns the item names written.
+pub fn merge_into_document(doc: &mut Value, input: InputSecret, key: &PublicKey) -> Result<Vec<String>, SealError> {
+    let mut typed: SealedSecret =
+        serde_json::from_value(doc.clone()).map_err(|e| SealError::NotSealedSecret(e.to_string()))?;
+    let written = merge_into(&mut typed, input, key)?;
+
+    let root = doc
+        .as_object_mut()
+        .ok_or_else(|| SealError::NotSealedSecret("not an object".into()))?;
+    let spec = ensure_object(root, "spec");
+    let data = ensure_object(spec, "encryptedData");
+    for name in &written {
+        data.insert(name.clone(), Value::String(typed.spec.encrypted_data[name].clone()));
+    }
+    sort_if_it_was_sorted(data, &written);
+
+    let template = typed.spec.template.unwrap_or_default();
+    let tdoc = ensure_object(spec, "template");
+    if let Some(t) = template.type_ {
+        tdoc.entry("type").or_insert(Value::String(t));
+    }
+    let tmeta = template.metadata.unwrap_or_default();
+    let mdoc = ensure_object(tdoc, "metadata");
+    for (field, merged) in [("labels", tmeta.labels), ("annotations", tmeta.annotations)] {
+        let Some(merged) = merged else { continue };
+        let map = ensure_object(mdoc, field);
+        let added: Vec<String> = merged.keys().filter(|k| !map.contains_key(*k)).cloned().collect();
+        for (k, v) in merged {
+            map.insert(k, Value::String(v));
+        }
+        sort_if_it_was_sorted(map, &added);
+    }
+    Ok(written)
+}
+
+/// The object at `key` inside `obj`, created (or replacing a null) if needed.
+fn ensure_object<'a>(obj: &'a mut serde_json::Map<String, Value>, key: &str) -> &'a mut serde_json::Map<String, Value> {
+    let slot = obj.entry(key).or_insert_with(|| Value::Object(Default::default()));
+    if !slot.is_object() {
+        *slot = Value::Object(Default::default());
+    }
+    slot.as_object_mut().expect("just made an object")
+}
+
+/// kubeseal (Go) writes map keys sorted; keep a sorted map sorted after adding keys.
+fn sort_if_it_was_sorted(map: &mut serde_json::Map<String, Value>, added: &[String]) {
+    let before: Vec<&String> = map.keys().filter(|k| !added.contains(k)).collect();
+    if before.windows(2).all(|w| w[0] <= w[1]) {
+        map.sort_keys();
+    }
 }
