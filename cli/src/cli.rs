@@ -18,8 +18,8 @@ use gitseal_core::manifest::Format;
     propagate_version = true
 )]
 pub struct Cli {
-    /// Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
-    #[arg(long, global = true, env = "KUBECONFIG", value_name = "FILE", hide_env_values = true)]
+    /// Path to the kubeconfig file (default: the files in $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<String>,
 
     /// The kubeconfig context whose namespace is the default (default: current-context).
@@ -136,7 +136,7 @@ pub struct SealArgs {
     pub io: Io,
 
     /// Certificate to seal to: a path, an http(s):// URL or a file:// URL.
-    #[arg(long, env = "GITSEAL_CERT", value_name = "CERT")]
+    #[arg(long, env = "GITSEAL_CERT", value_name = "CERT", hide_env_values = true)]
     pub cert: Option<String>,
 
     /// Scope. Without it, the Secret's own scope annotations apply (strict if none).
@@ -222,7 +222,7 @@ pub struct ValidateArgs {
     pub keys: Vec<PathBuf>,
 
     /// The controller's certificate: structure only (base64, key length, scope annotations, names).
-    #[arg(long, env = "GITSEAL_CERT", value_name = "CERT")]
+    #[arg(long, env = "GITSEAL_CERT", value_name = "CERT", hide_env_values = true)]
     pub cert: Option<String>,
 
     /// Accept SealedSecrets that use the deprecated spec.data field.

@@ -27,7 +27,7 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
 }
 
 /// Where input came from, for error messages.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Source {
     pub name: String,
     /// Plaintext manifests pass through here: wiped on drop.
@@ -54,25 +54,53 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 
 /// Reads the named files, or stdin when there are none.
 pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Source>> {
-    if paths.is_empty() || (paths.len() == 1 && paths[0] == Path::new("-")) {
-        let stdin = std::io::stdin();
-        if std::io::IsTerminal::is_terminal(&stdin) {
-            eprintln!("(tty detected: expecting json/yaml k8s resource in stdin)");
-        }
-        return Ok(vec![Source {
-            name: "<stdin>".into(),
-            bytes: read_limited(stdin.lock(), "<stdin>")?.into(),
-        }]);
+    if paths.is_empty() {
+        return Ok(vec![read_stdin()?]);
+    }
+    if paths.iter().filter(|p| *p == Path::new("-")).count() > 1 {
+        return Err(usage("stdin ('-') can be given only once"));
     }
     paths
         .iter()
         .map(|p| {
+            if p == Path::new("-") {
+                return read_stdin();
+            }
             Ok(Source {
                 name: p.display().to_string(),
                 bytes: read_file(p)?.into(),
             })
         })
         .collect()
+}
+
+fn read_stdin() -> Result<Source> {
+    let stdin = std::io::stdin();
+    if std::io::IsTerminal::is_terminal(&stdin) {
+        eprintln!("(tty detected: expecting json/yaml k8s resource in stdin)");
+    }
+    Ok(Source {
+        name: "<stdin>".into(),
+        bytes: read_limited(stdin.lock(), "<stdin>")?.into(),
+    })
+}
+
+/// The one input `--raw` reads: a single file, or stdin.
+pub fn read_single_input(paths: &[PathBuf]) -> Result<Source> {
+    if paths.len() > 1 {
+        return Err(usage("--raw takes one value; pass a single file or stdin"));
+    }
+    Ok(read_inputs(paths)?.remove(0))
+}
+
+/// Shows the name and size, never the (plaintext) bytes.
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Source")
+            .field("name", &self.name)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
 }
 
 /// Writes `contents` to `path` atomically: a temporary file in the same
@@ -120,20 +148,39 @@ fn stage(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<tempfile::Na
 /// Writes several files all-or-nothing as far as the filesystem allows: every
 /// temporary file is written first, and if a rename fails the files already
 /// renamed into place are removed again.
-pub fn write_all_atomic(files: &[(&Path, &[u8], u32)]) -> Result<()> {
+pub fn write_all_atomic(files: &[(&Path, &[u8], u32)], overwrite: bool) -> Result<()> {
+    for (n, (a, ..)) in files.iter().enumerate() {
+        if files[..n].iter().any(|(b, ..)| b == a) {
+            return Err(usage(format!("{}: given for two outputs", a.display())));
+        }
+    }
     let mut staged = Vec::new();
     for (path, contents, mode) in files {
-        staged.push((*path, stage(path, contents, Some(*mode))?));
+        staged.push((*path, path.exists(), stage(path, contents, Some(*mode))?));
     }
-    let mut done: Vec<&Path> = Vec::new();
-    for (path, tmp) in staged {
-        if let Err(e) = tmp.persist(path) {
-            for p in done {
+    let mut created: Vec<&Path> = Vec::new();
+    for (path, existed, tmp) in staged {
+        let persisted = if overwrite {
+            tmp.persist(path).map(drop)
+        } else {
+            tmp.persist_noclobber(path).map(drop)
+        };
+        if let Err(e) = persisted {
+            // Undo only what this call created; files it replaced (with --force) are gone.
+            for p in created {
                 let _ = std::fs::remove_file(p);
+            }
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                return Err(usage(format!(
+                    "{}: already exists; pass --force to overwrite it",
+                    path.display()
+                )));
             }
             bail!("{}: cannot write: {}", path.display(), e.error);
         }
-        done.push(path);
+        if !existed {
+            created.push(path);
+        }
     }
     Ok(())
 }
@@ -144,8 +191,8 @@ pub fn emit(output: Option<&Path>, contents: &[u8], mode: Option<u32>) -> Result
         Some(path) => write_atomic(path, contents, mode),
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(contents)?;
-            out.flush()?;
+            out.write_all(contents).context("<stdout>")?;
+            out.flush().context("<stdout>")?;
             Ok(())
         }
     }
@@ -169,7 +216,10 @@ pub fn load_cert(spec: &str) -> Result<Certificate> {
 }
 
 /// The URL without userinfo or query, for messages.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
+    if !url.contains("://") {
+        return url.to_string();
+    }
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let rest = rest.split(['?', '#']).next().unwrap_or("");
     let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
@@ -191,6 +241,8 @@ fn fetch(url: &str) -> Result<Vec<u8>> {
         .build();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .tls_config(tls)
+        // An https URL must not be downgraded by a redirect.
+        .https_only(url.starts_with("https://"))
         .timeout_global(Some(std::time::Duration::from_secs(30)))
         .build()
         .into();
@@ -229,12 +281,14 @@ pub struct Kube<'a> {
 }
 
 /// The namespace of the chosen (else current) kubeconfig context, or `default`.
-pub fn default_namespace(kube: Kube<'_>) -> String {
-    kubeconfig_namespace(kube).unwrap_or_else(|| "default".to_string())
+///
+/// As kubectl: an explicit `--kubeconfig` must be readable and an explicit
+/// `--context` must exist; files listed in `$KUBECONFIG` may be missing.
+pub fn default_namespace(kube: Kube<'_>) -> Result<String> {
+    Ok(kubeconfig_namespace(kube)?.unwrap_or_else(|| "default".to_string()))
 }
 
-fn kubeconfig_namespace(kube: Kube<'_>) -> Option<String> {
-    let kubeconfig = kube.kubeconfig;
+fn kubeconfig_namespace(kube: Kube<'_>) -> Result<Option<String>> {
     #[derive(serde::Deserialize, Default)]
     #[serde(rename_all = "kebab-case", default)]
     struct Config {
@@ -253,37 +307,67 @@ fn kubeconfig_namespace(kube: Kube<'_>) -> Option<String> {
         namespace: Option<String>,
     }
 
-    let files: Vec<PathBuf> = match kubeconfig {
-        Some(list) if !list.is_empty() => std::env::split_paths(list).collect(),
-        _ => vec![std::env::home_dir()?.join(".kube/config")],
-    };
-    let configs: Vec<Config> = files
-        .iter()
-        .filter_map(|f| Some((f, std::fs::read_to_string(f).ok()?)))
-        .filter_map(|(f, t)| match serde_saphyr::from_str(&t) {
-            Ok(c) => Some(c),
+    let mut configs: Vec<Config> = Vec::new();
+    let mut read = |f: &Path, required: bool| -> Result<()> {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) if required => return Err(usage(format!("{}: cannot read kubeconfig: {e}", f.display()))),
+            Err(_) => return Ok(()),
+        };
+        match serde_saphyr::from_str(&text) {
+            Ok(c) => configs.push(c),
             Err(e) => {
-                let first = e.to_string();
-                let first = first.lines().next().unwrap_or("");
+                let msg = e.to_string();
+                let first = msg.lines().next().unwrap_or("");
+                if required {
+                    return Err(usage(format!("{}: cannot read kubeconfig: {first}", f.display())));
+                }
                 eprintln!(
                     "gitseal: warning: {}: cannot read kubeconfig ({first}); ignoring it",
                     f.display()
                 );
-                None
             }
-        })
-        .collect();
+        }
+        Ok(())
+    };
+    match (kube.kubeconfig, std::env::var_os("KUBECONFIG")) {
+        (Some(flag), _) => read(Path::new(flag), true)?,
+        (None, Some(list)) if !list.is_empty() => {
+            for f in std::env::split_paths(&list) {
+                read(&f, false)?;
+            }
+        }
+        _ => {
+            if let Some(home) = std::env::home_dir() {
+                read(&home.join(".kube/config"), false)?;
+            }
+        }
+    }
     // As kubectl merges them: the first file that sets a value wins.
     let current = match kube.context {
         Some(c) => c.to_string(),
-        None => configs.iter().find_map(|c| c.current_context.clone())?,
+        None => match configs.iter().find_map(|c| c.current_context.clone()) {
+            Some(c) => c,
+            None => return Ok(None),
+        },
     };
-    configs
-        .iter()
-        .flat_map(|c| &c.contexts)
-        .find(|c| c.name == current)
-        .and_then(|c| c.context.namespace.clone())
-        .filter(|ns| !ns.is_empty())
+    let Some(context) = configs.iter().flat_map(|c| &c.contexts).find(|c| c.name == current) else {
+        if kube.context.is_some() {
+            return Err(usage(format!("context {current:?} not found in the kubeconfig")));
+        }
+        return Ok(None);
+    };
+    Ok(context.context.namespace.clone().filter(|ns| !ns.is_empty()))
+}
+
+/// The namespace `--raw` seals for or unseals with: the flag, else (when the scope
+/// needs one) the kubeconfig default.
+pub fn raw_namespace(flag: Option<&str>, scope: gitseal_core::Scope, kube: Kube<'_>) -> Result<String> {
+    Ok(match flag {
+        Some(ns) => ns.to_string(),
+        None if scope.needs_namespace() => default_namespace(kube)?,
+        None => String::new(),
+    })
 }
 
 /// Parses a Go duration such as `87600h`, `90m` or `1h30m`.

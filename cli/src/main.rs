@@ -6,6 +6,7 @@ mod io;
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{CommandFactory as _, Parser as _};
 
 use crate::cli::{Cli, Command};
@@ -47,11 +48,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo => commands::demo::run()?,
         Command::Crd => io::emit(None, gitseal_core::api::crd_yaml().as_bytes(), None)?,
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "gitseal", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "gitseal", &mut script);
+            io::emit(None, &script, None)?;
         }
         Command::Man { out_dir } => {
-            std::fs::create_dir_all(out_dir)?;
-            clap_mangen::generate_to(Cli::command(), out_dir)?;
+            let dir = out_dir.display();
+            std::fs::create_dir_all(out_dir).with_context(|| format!("{dir}: cannot create"))?;
+            clap_mangen::generate_to(Cli::command(), out_dir)
+                .with_context(|| format!("{dir}: cannot write man pages"))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -7,10 +7,17 @@ use std::process::Output;
 
 use assert_cmd::Command;
 use gitseal_core::manifest::{decode_text, parse_documents};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+/// The conformance kit, read in place beside the repository.
+fn kit() -> PathBuf {
+    std::env::var_os("GITSEAL_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo("../shared/conformance"))
 }
 
 const CERT: &str = "testdata/keys/demo.crt";
@@ -147,10 +154,12 @@ fn json_output_and_json_input() {
 fn output_file_is_written_only_on_success_and_never_partially() {
     let env = Env::new();
     let out = env.write("sealed.yaml", "previous contents\n");
+    // Document 1 seals; document 2 then fails inside seal() (its namespace), with
+    // document 1's output already built: none of it may reach the file.
     let bad = env.write(
         "bad.yaml",
         format!(
-            "{}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: x\ndata:\n  pw: '%%%'\n",
+            "{}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: x\n  namespace: Bad_NS\nstringData:\n  pw: x\n",
             std::fs::read_to_string(repo(DB)).unwrap()
         ),
     );
@@ -165,11 +174,7 @@ fn output_file_is_written_only_on_success_and_never_partially() {
         ],
         "",
     );
-    assert_fails(
-        &o,
-        1,
-        &["bad.yaml: document 2 (Secret x)", "data item \"pw\": invalid base64"],
-    );
+    assert_fails(&o, 1, &["bad.yaml: document 2 (Secret Bad_NS/x)", "invalid namespace"]);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous contents\n");
     let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
         .unwrap()
@@ -350,7 +355,7 @@ fn merge_into_keeps_the_files_format_scope_and_other_items() {
     // the merged item's line changes.
     let kubeseal_json = env.write(
         "kubeseal.json",
-        std::fs::read_to_string(repo("../shared/conformance/cases/04-json-format/sealedsecret.json")).unwrap(),
+        std::fs::read_to_string(kit().join("cases/04-json-format/sealedsecret.json")).unwrap(),
     );
     let before = std::fs::read_to_string(&kubeseal_json).unwrap();
     let o = env.run(
@@ -434,7 +439,7 @@ fn bad_input_gets_one_line_naming_file_document_and_item() {
         (
             "configmap.yaml",
             b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n".to_vec(),
-            vec!["document 1 (ConfigMap c)", "expected kind Secret"],
+            vec!["document 1 (ConfigMap c)", "expected a v1 Secret, found v1/ConfigMap"],
         ),
         (
             "latin1.yaml",
@@ -484,7 +489,7 @@ fn bad_input_gets_one_line_naming_file_document_and_item() {
         (
             "sealed.yaml",
             b"apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: s\n".to_vec(),
-            vec!["expected kind Secret", "bitnami.com/v1alpha1/SealedSecret"],
+            vec!["expected a v1 Secret", "found bitnami.com/v1alpha1/SealedSecret"],
         ),
     ];
     for (name, contents, fragments) in cases {
@@ -811,9 +816,7 @@ fn deprecated_v1_data_is_refused_without_its_flag() {
 /// The conformance kit through the binary: every run of every case.
 #[test]
 fn conformance_kit_through_the_cli() {
-    let kit = std::env::var_os("GITSEAL_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo("../shared/conformance"));
+    let kit = kit();
     let key_file = |n: &str| {
         let f = match n {
             "key1" => "key1.pem",
@@ -865,8 +868,20 @@ fn conformance_kit_through_the_cli() {
                     assert!(o.status.success(), "{label}: {}", stderr(&o));
                     let got = &docs(&stdout(&o))[0];
                     let want = &docs(&std::fs::read_to_string(dir.join(run["expected"].as_str().unwrap())).unwrap())[0];
-                    assert_eq!(got["metadata"]["name"], want["metadata"]["name"], "{label}");
-                    assert_eq!(got["metadata"]["namespace"], want["metadata"]["namespace"], "{label}");
+                    for field in ["name", "namespace", "labels", "annotations"] {
+                        assert_eq!(got["metadata"][field], want["metadata"][field], "{label}: {field}");
+                    }
+                    let or = |v: &Value, d: Value| if v.is_null() { d } else { v.clone() };
+                    assert_eq!(
+                        or(&got["type"], json!("Opaque")),
+                        or(&want["type"], json!("Opaque")),
+                        "{label}: type"
+                    );
+                    assert_eq!(
+                        or(&got["immutable"], json!(false)),
+                        or(&want["immutable"], json!(false)),
+                        "{label}: immutable"
+                    );
                     assert_eq!(got["data"], want["data"], "{label}");
                 }
                 _ => {
@@ -939,4 +954,89 @@ fn a_broken_kubeconfig_is_reported_not_silently_ignored() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn explicit_kubeconfig_and_context_must_exist_like_kubectl() {
+    let env = Env::new();
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {a: b}\n";
+    let o = env.run(
+        &[
+            "seal",
+            "--cert",
+            CERT,
+            "--kubeconfig",
+            env.path("missing").to_str().unwrap(),
+        ],
+        secret,
+    );
+    assert_fails(&o, 2, &["missing: cannot read kubeconfig"]);
+    let kc = env.write(
+        "kc",
+        "current-context: a\ncontexts:\n- name: a\n  context: {namespace: ns-a}\n",
+    );
+    let o = env.run(
+        &[
+            "seal",
+            "--cert",
+            CERT,
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+            "--context",
+            "typo",
+        ],
+        secret,
+    );
+    assert_fails(&o, 2, &["context \"typo\" not found"]);
+    // $KUBECONFIG may list files that don't exist, as kubectl allows.
+    let list = format!("{}:{}", env.path("nope").display(), kc.display());
+    let o = env
+        .cmd()
+        .args(["seal", "--cert", CERT])
+        .env("KUBECONFIG", list)
+        .write_stdin(secret)
+        .output()
+        .unwrap();
+    assert_eq!(docs(&stdout(&o))[0]["metadata"]["namespace"], "ns-a");
+}
+
+#[test]
+fn closed_pipes_and_ambiguous_inputs_are_handled() {
+    let env = Env::new();
+    // `gitseal completions bash | head -1`: a closed pipe is not a crash.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gitseal"))
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    assert_ne!(out.status.code(), Some(101));
+
+    let o = env.run(&["unseal", "--key", KEY, "--raw", "-n", "a", "--name", "b", DB, DB], "");
+    assert_fails(&o, 2, &["--raw takes one value"]);
+    let same = env.path("same.pem");
+    let o = env.run(
+        &[
+            "keygen",
+            "--key-size",
+            "2048",
+            "--key-out",
+            same.to_str().unwrap(),
+            "--cert-out",
+            same.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_fails(&o, 2, &["given for two outputs"]);
+    assert!(!same.exists());
+    // `-` among files reads stdin.
+    let o = env.run(
+        &["seal", "--cert", CERT, DB, "-"],
+        std::fs::read(repo("testdata/secrets/registry-and-tls.yaml")).unwrap(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(docs(&stdout(&o)).len(), 3);
 }

@@ -43,6 +43,7 @@ fn build_go_unseal(dir: &Path) -> Option<PathBuf> {
         .env("GO111MODULE", "off")
         .env("GOPATH", dir)
         .env("GOCACHE", dir.join("gocache"))
+        .env("GOFLAGS", "")
         .output()
         .unwrap();
     assert!(

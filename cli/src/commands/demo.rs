@@ -11,7 +11,7 @@ use gitseal_core::seal::{InputSecret, SealOptions, seal};
 use gitseal_core::unseal::{UnsealOptions, unseal};
 
 use super::objects;
-use crate::io::Source;
+use crate::io::{self, Source};
 
 const CERT: &str = include_str!("../../../testdata/keys/demo.crt");
 const KEY: &str = include_str!("../../../testdata/keys/demo.key");
@@ -45,7 +45,13 @@ pub fn run() -> Result<()> {
         let input = InputSecret::from_value(&obj.value).with_context(|| obj.describe())?;
         let want = input.items.clone();
         let sealed = seal(input, cert.public_key(), &opts).with_context(|| obj.describe())?;
-        print!("{}", to_document(&sealed, Format::Yaml).map_err(anyhow::Error::msg)?);
+        io::emit(
+            None,
+            to_document(&sealed, Format::Yaml)
+                .map_err(anyhow::Error::msg)?
+                .as_bytes(),
+            None,
+        )?;
         let back = unseal(&sealed, &keys, UnsealOptions::default()).with_context(|| obj.describe())?;
         let data = back.secret.data.unwrap_or_default();
         ensure!(data.len() == want.len(), "{}: item count changed", obj.describe());

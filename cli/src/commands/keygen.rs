@@ -39,7 +39,7 @@ pub fn run(args: &KeygenArgs) -> Result<()> {
         secret_yaml = zeroize::Zeroizing::new(to_document(&secret, Format::Yaml).map_err(anyhow::Error::msg)?);
         files.push((path, secret_yaml.as_bytes(), 0o600));
     }
-    io::write_all_atomic(&files)?;
+    io::write_all_atomic(&files, args.force)?;
     eprintln!(
         "generated a {}-bit key {} (certificate valid until {})",
         args.key_size,

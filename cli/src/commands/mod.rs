@@ -68,29 +68,22 @@ pub fn objects(sources: &[Source]) -> Result<Vec<Object>> {
     Ok(out)
 }
 
-/// `a, b: no SealedSecret found …` for inputs with nothing in them.
-pub fn nothing_found(sources: &[Source], what: &str) -> anyhow::Error {
-    let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
-    anyhow::anyhow!(
-        "{}: no {what} found; ensure the input is a YAML or JSON manifest",
-        names.join(", ")
-    )
+/// [`objects`], refusing inputs with nothing in them (`a, b: no Secret found …`).
+pub fn objects_or_nothing(sources: &[Source], what: &str) -> Result<Vec<Object>> {
+    let objs = objects(sources)?;
+    if objs.is_empty() {
+        let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+        anyhow::bail!(
+            "{}: no {what} found; ensure the input is a YAML or JSON manifest",
+            names.join(", ")
+        );
+    }
+    Ok(objs)
 }
 
 /// Reads an object as a SealedSecret, refusing other kinds.
 pub fn sealed_secret(obj: &Object) -> Result<SealedSecret> {
-    let kind = obj.value.get("kind").and_then(Value::as_str).unwrap_or("");
-    let api = obj.value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    if kind != "SealedSecret" || api != "bitnami.com/v1alpha1" {
-        anyhow::bail!(
-            "{}: expected a bitnami.com/v1alpha1 SealedSecret, found {}",
-            obj.describe(),
-            if kind.is_empty() {
-                "no kind".to_string()
-            } else {
-                format!("{api}/{kind}")
-            }
-        );
-    }
+    gitseal_core::meta::expect_kind(&obj.value, "bitnami.com/v1alpha1", "SealedSecret")
+        .map_err(|e| anyhow::anyhow!("{}: {e}", obj.describe()))?;
     serde_json::from_value(obj.value.clone()).with_context(|| format!("{}: invalid SealedSecret", obj.describe()))
 }

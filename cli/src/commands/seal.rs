@@ -8,7 +8,7 @@ use gitseal_core::manifest::{Format, to_document};
 use gitseal_core::seal::{InputSecret, SealOptions, merge_into_document, seal, seal_raw};
 use time::OffsetDateTime;
 
-use super::{Object, nothing_found, objects, sealed_secret};
+use super::{Object, objects, objects_or_nothing};
 use crate::cli::SealArgs;
 use crate::io::{self, Source, usage};
 
@@ -20,24 +20,20 @@ pub fn run(args: &SealArgs, kube: io::Kube<'_>) -> Result<()> {
     let cert = io::load_cert(cert_spec)?;
     if !args.allow_expired_cert {
         cert.check_not_expired(OffsetDateTime::now_utc())
-            .with_context(|| format!("{cert_spec} (pass --allow-expired-cert to use it anyway)"))?;
+            .with_context(|| format!("{} (pass --allow-expired-cert to use it anyway)", io::redact(cert_spec)))?;
     }
     let key = cert.public_key();
 
     if args.raw {
         return raw(args, key, kube);
     }
-    if args.from_file.is_some() {
-        return Err(usage("--from-file requires --raw"));
-    }
-
     let sources = io::read_inputs(&args.io.inputs())?;
     let secrets = secrets(&sources)?;
     if let Some(target) = &args.merge_into {
         return merge(target, secrets, key);
     }
 
-    let default_ns = io::default_namespace(kube);
+    let default_ns = io::default_namespace(kube)?;
     let opts = SealOptions {
         scope: args.scope.map(Scope::from),
         name: args.name.as_deref(),
@@ -56,11 +52,8 @@ pub fn run(args: &SealArgs, kube: io::Kube<'_>) -> Result<()> {
 
 /// Reads every object as a Secret; an input with none is an error.
 fn secrets(sources: &[Source]) -> Result<Vec<(Object, InputSecret)>> {
-    let objs = objects(sources)?;
-    if objs.is_empty() {
-        return Err(nothing_found(sources, "Secret"));
-    }
-    objs.into_iter()
+    objects_or_nothing(sources, "Secret")?
+        .into_iter()
         .map(|obj| {
             let secret = InputSecret::from_value(&obj.value).with_context(|| obj.describe())?;
             Ok((obj, secret))
@@ -79,27 +72,27 @@ fn raw(args: &SealArgs, key: &gitseal_core::PublicKey, kube: io::Kube<'_>) -> Re
             let path = spec.split_once('=').map_or(spec.as_str(), |(_, p)| p);
             io::read_file(Path::new(path))?.into()
         }
-        None if inputs.len() > 1 => return Err(usage("--raw takes one value; pass a single file or stdin")),
-        None => io::read_inputs(&inputs)?.remove(0).bytes,
+        None => io::read_single_input(&inputs)?.bytes,
     };
     if value.len() > gitseal_core::seal::MAX_SECRET_BYTES {
         bail!("--raw: the value is over the 1 MiB Kubernetes limit");
     }
     let scope = args.scope.map(Scope::from).unwrap_or_default();
-    let namespace = match (&args.namespace, scope) {
-        (Some(ns), _) => ns.clone(),
-        (None, Scope::ClusterWide) => String::new(),
-        (None, _) => io::default_namespace(kube),
-    };
+    let namespace = io::raw_namespace(args.namespace.as_deref(), scope, kube)?;
     let name = args.name.clone().unwrap_or_default();
     let sealed = seal_raw(&value, key, scope, &namespace, &name).map_err(|e| usage(format!("--raw: {e}")))?;
     io::emit(args.io.output.as_deref(), sealed.as_bytes(), Some(0o644))
 }
 
 fn merge(target: &Path, secrets: Vec<(Object, InputSecret)>, key: &gitseal_core::PublicKey) -> Result<()> {
-    let [(obj, secret)]: [(Object, InputSecret); 1] = secrets
-        .try_into()
-        .map_err(|v: Vec<_>| anyhow::anyhow!("--merge-into takes exactly one Secret, the input has {}", v.len()))?;
+    let [(obj, secret)]: [(Object, InputSecret); 1] = secrets.try_into().map_err(|v: Vec<_>| {
+        let names: Vec<String> = v.iter().map(|(o, _): &(Object, InputSecret)| o.describe()).collect();
+        anyhow::anyhow!(
+            "--merge-into takes exactly one Secret, the input has {}: {}",
+            v.len(),
+            names.join(", ")
+        )
+    })?;
     let source = Source {
         name: target.display().to_string(),
         bytes: io::read_file(target)?.into(),
@@ -112,7 +105,8 @@ fn merge(target: &Path, secrets: Vec<(Object, InputSecret)>, key: &gitseal_core:
             v.len()
         )
     })?;
-    sealed_secret(&existing_obj)?; // the kind and shape checks, with their messages
+    gitseal_core::meta::expect_kind(&existing_obj.value, "bitnami.com/v1alpha1", "SealedSecret")
+        .map_err(|e| anyhow::anyhow!("{}: {e}", existing_obj.describe()))?;
     let mut doc = existing_obj.value.clone();
     merge_into_document(&mut doc, secret, key)
         .with_context(|| format!("{} into {}", obj.describe(), existing_obj.describe()))?;

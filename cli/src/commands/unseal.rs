@@ -5,7 +5,7 @@ use gitseal_core::Scope;
 use gitseal_core::manifest::to_document;
 use gitseal_core::unseal::{UnsealOptions, unseal, unseal_raw};
 
-use super::{nothing_found, objects, sealed_secret};
+use super::{objects_or_nothing, sealed_secret};
 use crate::cli::UnsealArgs;
 use crate::io;
 
@@ -14,23 +14,16 @@ const PRIVATE: Option<u32> = Some(0o600);
 
 pub fn run(args: &UnsealArgs, kube: io::Kube<'_>) -> Result<()> {
     let keys = io::load_keys(&args.keys)?;
-    let sources = io::read_inputs(&args.io.inputs())?;
     if args.raw {
-        let src = &sources[0];
+        let src = io::read_single_input(&args.io.inputs())?;
         let text = String::from_utf8_lossy(&src.bytes);
         let scope = Scope::from(args.scope);
-        let namespace = match &args.namespace {
-            Some(ns) => ns.clone(),
-            None if scope.needs_namespace() => io::default_namespace(kube),
-            None => String::new(),
-        };
+        let namespace = io::raw_namespace(args.namespace.as_deref(), scope, kube)?;
         let plain = unseal_raw(&text, &keys, scope, &namespace, &args.name).with_context(|| src.name.clone())?;
         return io::emit(args.io.output.as_deref(), &plain, PRIVATE);
     }
-    let objs = objects(&sources)?;
-    if objs.is_empty() {
-        return Err(nothing_found(&sources, "SealedSecret"));
-    }
+    let sources = io::read_inputs(&args.io.inputs())?;
+    let objs = objects_or_nothing(&sources, "SealedSecret")?;
     let opts = UnsealOptions {
         accept_deprecated_v1_data: args.accept_deprecated_v1_data,
     };

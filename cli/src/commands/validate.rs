@@ -4,7 +4,7 @@ use anyhow::Result;
 use gitseal_core::unseal::{UnsealOptions, unseal};
 use gitseal_core::validate::check_structure;
 
-use super::{nothing_found, objects, sealed_secret};
+use super::{objects_or_nothing, sealed_secret};
 use crate::cli::ValidateArgs;
 use crate::io;
 
@@ -13,10 +13,7 @@ pub fn run(args: &ValidateArgs) -> Result<bool> {
     let keys = io::load_keys(&args.keys)?;
     let cert = args.cert.as_deref().map(io::load_cert).transpose()?;
     let sources = io::read_inputs(&args.files)?;
-    let objs = objects(&sources)?;
-    if objs.is_empty() {
-        return Err(nothing_found(&sources, "SealedSecret"));
-    }
+    let objs = objects_or_nothing(&sources, "SealedSecret")?;
     let opts = UnsealOptions {
         accept_deprecated_v1_data: args.accept_deprecated_v1_data,
     };
@@ -39,9 +36,8 @@ pub fn run(args: &ValidateArgs) -> Result<bool> {
             problems.push(format!("{where_}: {e}"));
         }
     }
-    for p in &problems {
-        println!("{p}");
-    }
+    let report: String = problems.iter().map(|p| format!("{p}\n")).collect();
+    io::emit(None, report.as_bytes(), None)?;
     let n = objs.len();
     if problems.is_empty() {
         eprintln!("{n} SealedSecret{} valid", if n == 1 { "" } else { "s" });

@@ -15,7 +15,8 @@ use crate::keys::{PrivateKey, PublicKey};
 
 /// Bytes of a fresh session key: AES-256.
 pub const SESSION_KEY_LEN: usize = 32;
-const TAG_LEN: usize = 16;
+/// Bytes of the AES-GCM tag after every value's ciphertext.
+pub const TAG_LEN: usize = 16;
 const ZERO_NONCE: [u8; 12] = [0; 12];
 
 /// Why one sealed value could not be opened.

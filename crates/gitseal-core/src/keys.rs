@@ -348,7 +348,8 @@ fn parse_key_secrets(input: &[u8]) -> Result<Vec<PrivateKey>, KeyError> {
                 .unwrap_or("<unnamed>");
             let Some(encoded) = item.pointer("/data/tls.key").and_then(|v| v.as_str()) else {
                 return Err(err(format!(
-                    "item {i} (Secret {name:?}) must contain a 'tls.key' data item"
+                    "item {} (Secret {name:?}) must contain a 'tls.key' data item",
+                    i + 1
                 )));
             };
             let pem_bytes = Zeroizing::new(

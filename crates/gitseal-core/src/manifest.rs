@@ -43,18 +43,6 @@ pub enum ManifestError {
     },
 }
 
-impl ManifestError {
-    /// The 1-based document the error is about (0 when it concerns the whole input).
-    pub fn document(&self) -> usize {
-        match self {
-            ManifestError::Yaml { document, .. }
-            | ManifestError::Json { document, .. }
-            | ManifestError::NotAnObject { document, .. } => *document,
-            _ => 0,
-        }
-    }
-}
-
 /// One non-empty document of a stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
@@ -158,17 +146,14 @@ fn parse_json_stream(text: &str) -> Result<Vec<Document>, ManifestError> {
 }
 
 fn push_object(docs: &mut Vec<Document>, index: usize, line: usize, value: Value) -> Result<(), ManifestError> {
-    let found = match &value {
-        Value::Object(_) => {
-            docs.push(Document { index, line, value });
-            return Ok(());
-        }
-        Value::Null => return Ok(()),
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-    };
+    if value.is_object() {
+        docs.push(Document { index, line, value });
+        return Ok(());
+    }
+    if value.is_null() {
+        return Ok(());
+    }
+    let found = crate::meta::json_type(&value);
     Err(ManifestError::NotAnObject {
         document: index,
         line,

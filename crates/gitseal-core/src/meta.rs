@@ -36,10 +36,57 @@ pub fn strip_last_applied(meta: &mut ObjectMeta) {
     }
 }
 
+/// A base64 decoding failure that never echoes the input: the bytes are secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Base64Error(String);
+
+impl From<base64::DecodeError> for Base64Error {
+    fn from(e: base64::DecodeError) -> Self {
+        use base64::DecodeError::*;
+        Base64Error(match e {
+            InvalidByte(at, _) => format!("invalid character at offset {at}"),
+            InvalidLength(n) => format!("invalid length {n}"),
+            InvalidLastSymbol(at, _) => format!("invalid last symbol at offset {at}"),
+            InvalidPadding => "invalid padding".to_string(),
+        })
+    }
+}
+
+/// Checks `apiVersion` and `kind`, naming what was found instead.
+pub fn expect_kind(value: &serde_json::Value, api_version: &str, kind: &str) -> Result<(), String> {
+    let get = |k: &str| value.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+    let (found_api, found_kind) = (get("apiVersion"), get("kind"));
+    // A Secret may omit apiVersion; kubectl assumes v1.
+    let api_ok = found_api == api_version || (found_api.is_empty() && api_version == "v1");
+    if found_kind == kind && api_ok {
+        return Ok(());
+    }
+    let found = if found_kind.is_empty() {
+        "no kind".to_string()
+    } else {
+        format!("{found_api}/{found_kind}")
+    };
+    Err(format!("expected a {api_version} {kind}, found {found}"))
+}
+
+/// How an error names a JSON value's type.
+pub fn json_type(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
 /// Base64 as Go's `encoding/base64.StdEncoding` reads it (and so the API server and
 /// the Sealed Secrets controller): standard alphabet, padding required, `\r` and
 /// `\n` skipped, non-zero trailing bits accepted.
-pub fn decode_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+pub fn decode_base64(s: &str) -> Result<Vec<u8>, Base64Error> {
     const GO_STD: GeneralPurpose = GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         GeneralPurposeConfig::new()
@@ -47,10 +94,10 @@ pub fn decode_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
             .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
     );
     if s.contains(['\n', '\r']) {
-        let compact: String = s.chars().filter(|c| *c != '\n' && *c != '\r').collect();
-        GO_STD.decode(compact)
+        let compact = zeroize::Zeroizing::new(s.chars().filter(|c| *c != '\n' && *c != '\r').collect::<String>());
+        Ok(GO_STD.decode(compact.as_bytes())?)
     } else {
-        GO_STD.decode(s)
+        Ok(GO_STD.decode(s)?)
     }
 }
 
@@ -65,6 +112,10 @@ mod tests {
         // Non-zero trailing bits: Go accepts, strict decoders don't.
         assert_eq!(decode_base64("YR==").unwrap(), b"a");
         assert!(decode_base64("YWRtaW4").is_err(), "padding is required");
-        assert!(decode_base64("YW*t").is_err());
+        assert_eq!(
+            decode_base64("YW*t").unwrap_err().to_string(),
+            "invalid character at offset 2",
+            "no input echoed"
+        );
     }
 }

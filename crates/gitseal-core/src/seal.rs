@@ -45,7 +45,7 @@ impl std::fmt::Debug for InputSecret {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SecretError {
-    #[error("expected kind Secret (apiVersion v1), found {0}")]
+    #[error("{0}")]
     WrongKind(String),
     #[error("invalid metadata: {0}")]
     Metadata(String),
@@ -91,16 +91,7 @@ pub enum SealError {
 impl InputSecret {
     /// Reads a Secret from a decoded manifest object.
     pub fn from_value(value: &Value) -> Result<Self, SecretError> {
-        let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
-        let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("v1");
-        if kind != "Secret" || api_version != "v1" {
-            let shown = if kind.is_empty() {
-                "no kind".to_string()
-            } else {
-                format!("{api_version}/{kind}")
-            };
-            return Err(SecretError::WrongKind(shown));
-        }
+        meta::expect_kind(value, "v1", "Secret").map_err(SecretError::WrongKind)?;
         let metadata = match value.get("metadata") {
             None | Some(Value::Null) => ObjectMeta::default(),
             Some(m) => serde_json::from_value(m.clone()).map_err(|e| SecretError::Metadata(e.to_string()))?,
@@ -150,7 +141,7 @@ impl InputSecret {
                     other => {
                         return Err(item_err(format!(
                             "expected a string, found {} (quote the value in YAML)",
-                            json_type(other)
+                            meta::json_type(other)
                         )));
                     }
                 };
@@ -175,17 +166,6 @@ impl InputSecret {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
-    }
-}
-
 /// How to seal: kubeseal's flags.
 #[derive(Debug, Clone, Default)]
 pub struct SealOptions<'a> {
@@ -205,6 +185,18 @@ pub struct SealOptions<'a> {
 fn strip_metadata(meta: &mut ObjectMeta) {
     meta::strip_server_fields(meta);
     meta::strip_last_applied(meta);
+}
+
+/// kubeseal's rule: a Secret's own namespace must match the one it is sealed for,
+/// except in cluster-wide scope.
+fn check_namespace(own: Option<&str>, target: &str, scope: Scope) -> Result<(), SealError> {
+    match own {
+        Some(own) if own != target && scope.needs_namespace() => Err(SealError::NamespaceMismatch {
+            secret: own.to_string(),
+            flag: target.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn nonempty(s: Option<&str>) -> Option<&str> {
@@ -237,13 +229,11 @@ pub fn seal(input: InputSecret, key: &PublicKey, opts: &SealOptions<'_>) -> Resu
 
     let own_ns = nonempty(metadata.namespace.as_deref()).map(str::to_string);
     let namespace = match (own_ns, nonempty(opts.namespace)) {
-        (Some(own), Some(flag)) if own != flag && scope.needs_namespace() => {
-            return Err(SealError::NamespaceMismatch {
-                secret: own,
-                flag: flag.to_string(),
-            });
+        (Some(own), Some(flag)) => {
+            check_namespace(Some(&own), flag, scope)?;
+            Some(own)
         }
-        (Some(own), _) => Some(own),
+        (Some(own), None) => Some(own),
         (None, Some(flag)) => Some(flag.to_string()),
         (None, None) if scope.needs_namespace() => nonempty(Some(opts.default_namespace)).map(str::to_string),
         (None, None) => None,
@@ -331,14 +321,11 @@ pub fn merge_into(existing: &mut SealedSecret, input: InputSecret, key: &PublicK
     if scope.needs_namespace() && namespace.is_empty() {
         return Err(SealError::MissingNamespace(scope));
     }
-    if let Some(own) = nonempty(input.metadata.namespace.as_deref())
-        && own != namespace
-        && scope.needs_namespace()
-    {
-        return Err(SealError::NamespaceMismatch {
-            secret: own.to_string(),
-            flag: namespace,
-        });
+    check_namespace(nonempty(input.metadata.namespace.as_deref()), &namespace, scope)?;
+    if existing.spec.data.is_some() {
+        return Err(SealError::NotSealedSecret(
+            "it uses the deprecated spec.data field; re-seal it before merging items into it".into(),
+        ));
     }
     let label = scope.label(&namespace, &name);
     let sealed = encrypt_items(&input.items, key, &label)?;

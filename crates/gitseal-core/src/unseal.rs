@@ -65,6 +65,8 @@ pub enum UnsealError {
     Template { key: String, error: gotemplate::Error },
     #[error("{0}")]
     Identity(String),
+    #[error("the Secret would hold {bytes} bytes of data (at {key:?}), over the 1 MiB Kubernetes limit")]
+    TooLarge { key: String, bytes: usize },
 }
 
 impl UnsealError {
@@ -192,6 +194,17 @@ pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -
     for (k, v) in plain {
         data.entry(k).or_insert_with(|| ByteString(v.to_vec()));
     }
+    // Kubernetes refuses Secrets over 1 MiB; templates must not get around that.
+    let mut total = 0usize;
+    for (k, v) in &data {
+        total += k.len() + v.0.len();
+        if total > crate::seal::MAX_SECRET_BYTES {
+            return Err(UnsealError::TooLarge {
+                key: k.clone(),
+                bytes: total,
+            });
+        }
+    }
 
     let mut metadata = template.metadata.unwrap_or_default();
     meta::strip_server_fields(&mut metadata);
@@ -220,8 +233,14 @@ fn unseal_v1(
     name: &str,
 ) -> Result<Unsealed, UnsealError> {
     let (plain, _) = hybrid::decrypt(keys, label, blob).map_err(|e| UnsealError::InvalidV1Data(e.to_string()))?;
-    let mut secret: Secret =
-        serde_json::from_slice(&plain).map_err(|e| UnsealError::InvalidV1Data(format!("not a Secret: {e}")))?;
+    // serde's message may quote the decrypted text: report the position only.
+    let mut secret: Secret = serde_json::from_slice(&plain).map_err(|e| {
+        UnsealError::InvalidV1Data(format!(
+            "not a Secret (JSON error at line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
     meta::strip_server_fields(&mut secret.metadata);
     secret.metadata.name = Some(name.to_string());
     secret.metadata.namespace = (!namespace.is_empty()).then(|| namespace.to_string());

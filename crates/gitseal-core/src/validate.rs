@@ -8,9 +8,6 @@ use crate::meta;
 use crate::names;
 use crate::scope::Scope;
 
-/// AES-GCM tag bytes every sealed value carries after the wrapped key.
-const TAG_LEN: usize = 16;
-
 /// Checks what can be checked without a private key. With `cert_key`, every
 /// item's wrapped-key length must match that certificate's modulus. Returns one
 /// message per problem; empty means the object looks sealable by that controller.
@@ -80,7 +77,7 @@ pub fn check_structure(sealed: &SealedSecret, cert_key: Option<&PublicKey>) -> V
                 continue;
             }
         };
-        if ct.len() < 2 + rsa_len + TAG_LEN {
+        if ct.len() < 2 + rsa_len + hybrid::TAG_LEN {
             problems.push(format!("item {item:?}: ciphertext is truncated"));
         }
         if let Some(key) = cert_key

@@ -452,11 +452,11 @@ fn input_rules_name_the_problem() {
     let err = |v: serde_json::Value| InputSecret::from_value(&v).unwrap_err().to_string();
     assert_eq!(
         err(json!({"apiVersion": "v1", "kind": "ConfigMap"})),
-        "expected kind Secret (apiVersion v1), found v1/ConfigMap"
+        "expected a v1 Secret, found v1/ConfigMap"
     );
     assert_eq!(
         err(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}, "data": {"pw": "%%%"}})),
-        "data item \"pw\": invalid base64: Invalid symbol 37, offset 0."
+        "data item \"pw\": invalid base64: invalid character at offset 0"
     );
     assert_eq!(
         err(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}, "stringData": {"port": 5432}})),
@@ -545,6 +545,27 @@ fn merge_into_keeps_the_files_identity_scope_and_other_items() {
     );
     let labels = file.spec.template.unwrap().metadata.unwrap().labels.unwrap();
     assert_eq!(labels["new"], "label");
+
+    // A file still on the deprecated spec.data can't take encryptedData items.
+    let mut v1 = v1_sealed();
+    let err = merge_into(
+        &mut v1,
+        input(json!({"apiVersion": "v1", "kind": "Secret", "stringData": {"a": "b"}})),
+        CERT.public_key(),
+    );
+    assert!(err.unwrap_err().to_string().contains("deprecated spec.data"));
+}
+
+#[test]
+fn rendered_template_data_counts_against_the_1_mib_limit() {
+    let items: BTreeMap<_, _> = [("k".to_string(), vec![b'x'; 600_000])].into();
+    let mut sealed = seal(secret_with(&items, "team-a", "app"), CERT.public_key(), &opts()).unwrap();
+    sealed.spec.template.as_mut().unwrap().data = Some([("copy".to_string(), Some("{{ .k }}".to_string()))].into());
+    let err = unseal(&sealed, &KEYS, UnsealOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, UnsealError::TooLarge { ref key, .. } if key == "k"),
+        "{err}"
+    );
 }
 
 #[test]

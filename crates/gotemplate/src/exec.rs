@@ -79,12 +79,18 @@ pub(crate) fn exec_err(msg: impl Into<String>) -> Error {
 pub(crate) const MAX_OUTPUT: usize = 1 << 20;
 /// Bounded work: loops such as `{{range 1000000000}}` stop here.
 const MAX_STEPS: usize = 1_000_000;
+/// Bytes a render may copy or produce in all (values read, function inputs and
+/// results, output): bounds CPU and memory whatever the template does.
+const MAX_WORK: usize = 64 << 20;
+/// Variables alive at once.
+const MAX_VARS: usize = 10_000;
 
 struct State<'a> {
     root: &'a BTreeMap<String, Vec<u8>>,
     vars: Vec<(String, Value<'a>)>,
     out: Vec<u8>,
     steps: usize,
+    work: usize,
 }
 
 pub(crate) fn execute(nodes: &[Node], data: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, Error> {
@@ -93,6 +99,7 @@ pub(crate) fn execute(nodes: &[Node], data: &BTreeMap<String, Vec<u8>>) -> Resul
         vars: vec![(String::new(), Value::Map(data))],
         out: Vec::new(),
         steps: 0,
+        work: 0,
     };
     st.walk(nodes, &Value::Map(data))?;
     Ok(st.out)
@@ -106,6 +113,21 @@ impl<'a> State<'a> {
         }
         if self.out.len() > MAX_OUTPUT {
             return Err(exec_err(format!("template output exceeds {} MiB", MAX_OUTPUT >> 20)));
+        }
+        if self.vars.len() > MAX_VARS {
+            return Err(exec_err(format!("template declares more than {MAX_VARS} variables")));
+        }
+        Ok(())
+    }
+
+    /// Accounts for `bytes` copied or produced.
+    fn charge(&mut self, bytes: usize) -> Result<(), Error> {
+        self.work = self.work.saturating_add(bytes);
+        if self.work > MAX_WORK {
+            return Err(exec_err(format!(
+                "template does more than {} MiB of work",
+                MAX_WORK >> 20
+            )));
         }
         Ok(())
     }
@@ -121,7 +143,11 @@ impl<'a> State<'a> {
                         match v {
                             // A nil result (a missing key, or a function returning nil).
                             Value::Nil | Value::Missing => self.out.extend_from_slice(b"<no value>"),
-                            v => self.out.extend_from_slice(&v.to_bytes()),
+                            v => {
+                                let bytes = v.to_bytes();
+                                self.charge(bytes.len())?;
+                                self.out.extend_from_slice(&bytes);
+                            }
                         }
                     }
                 }
@@ -157,6 +183,9 @@ impl<'a> State<'a> {
             cmds: p.cmds.clone(),
         };
         let v = self.pipeline(&undeclared, dot)?;
+        if let Value::Map(m) = &v {
+            self.charge(m.iter().map(|(k, v)| k.len() + v.len()).sum())?;
+        }
         let (map_entries, count): (Vec<(Value<'a>, Value<'a>)>, i64) = match v {
             Value::Map(m) => (
                 m.iter()
@@ -235,12 +264,12 @@ impl<'a> State<'a> {
                         *a = Value::Nil;
                     }
                 }
+                self.charge(args.iter().map(byte_len).sum())?;
                 let out = funcs::call(name, args)?;
-                if let Value::Str(s) = &out
-                    && s.len() > MAX_OUTPUT
-                {
+                if byte_len(&out) > MAX_OUTPUT {
                     return Err(exec_err(format!("{name}: result exceeds {} MiB", MAX_OUTPUT >> 20)));
                 }
+                self.charge(byte_len(&out))?;
                 Ok(out)
             }
             other => {
@@ -299,6 +328,9 @@ impl<'a> State<'a> {
             Arg::Int(i) => Ok(Value::Int(*i)),
             Arg::Bool(b) => Ok(Value::Bool(*b)),
             Arg::Nil => Err(exec_err("nil is not a command")),
+            Arg::Func(name) if name == "and" || name == "or" => Err(exec_err(format!(
+                "wrong number of args for {name}: want at least 1 got 0"
+            ))),
             Arg::Func(name) => funcs::call(name, Vec::new()),
             Arg::Sub(p, fields) => {
                 let v = self.pipeline(p, dot)?;
@@ -307,8 +339,11 @@ impl<'a> State<'a> {
         }
     }
 
-    fn fields(&self, mut v: Value<'a>, fields: &[String]) -> Result<Value<'a>, Error> {
+    fn fields(&mut self, mut v: Value<'a>, fields: &[String]) -> Result<Value<'a>, Error> {
         for f in fields {
+            if let Value::Map(m) = v {
+                self.charge(m.get(f).map_or(0, Vec::len))?;
+            }
             v = match v {
                 // A missing key is Go's invalid value: it prints "<no value>".
                 Value::Map(m) => m.get(f).map_or(Value::Missing, |v| Value::Str(v.clone())),
@@ -334,5 +369,14 @@ fn describe(a: &Arg) -> String {
         Arg::Nil => "nil".into(),
         Arg::Func(f) => f.clone(),
         Arg::Sub(..) => "pipeline".into(),
+    }
+}
+
+/// Bytes a value holds, for the work budget.
+fn byte_len(v: &Value<'_>) -> usize {
+    match v {
+        Value::Str(s) => s.len(),
+        Value::Map(m) => m.iter().map(|(k, v)| k.len() + v.len()).sum(),
+        _ => 8,
     }
 }

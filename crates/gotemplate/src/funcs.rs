@@ -66,6 +66,28 @@ pub(crate) fn check_known(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Refuses a result before building it when it would exceed the output limit.
+fn fits(name: &str, projected: usize) -> Result<(), Error> {
+    if projected > crate::exec::MAX_OUTPUT {
+        return Err(exec_err(format!(
+            "error calling {name}: result would exceed {} MiB",
+            crate::exec::MAX_OUTPUT >> 20
+        )));
+    }
+    Ok(())
+}
+
+/// Bytes of the operands as fmt.Sprint would print them (an upper bound for maps).
+fn printed_len(args: &[Value<'_>]) -> usize {
+    args.iter()
+        .map(|a| match a {
+            Value::Str(s) => s.len() + 1,
+            Value::Map(m) => m.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>() + 5,
+            _ => 24,
+        })
+        .sum()
+}
+
 fn arity(name: &str, args: &[Value<'_>], want: usize) -> Result<(), Error> {
     if args.len() != want {
         return Err(exec_err(format!(
@@ -129,6 +151,17 @@ fn trim_space(b: &[u8]) -> Vec<u8> {
 
 pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Error> {
     let s = |v: Vec<u8>| Ok(Value::Str(v));
+    if matches!(name, "print" | "println" | "cat" | "quote" | "squote" | "urlquery") {
+        // Quoting and escaping at most quadruple the bytes.
+        fits(
+            name,
+            printed_len(&args).saturating_mul(if name == "print" || name == "cat" || name == "println" {
+                1
+            } else {
+                4
+            }),
+        )?;
+    }
     match name {
         "not" => {
             arity(name, &args, 1)?;
@@ -275,7 +308,7 @@ pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Er
             let needle = string_arg(name, &args[0])?;
             let hay = string_arg(name, &args[1])?;
             Ok(Value::Bool(match name {
-                "contains" => needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle.as_slice()),
+                "contains" => memchr::memmem::find(&hay, &needle).is_some(),
                 "hasPrefix" => hay.starts_with(&needle),
                 _ => hay.ends_with(&needle),
             }))
@@ -286,6 +319,12 @@ pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Er
             let old = string_arg(name, &args[0])?;
             let new = string_arg(name, &args[1])?;
             let src = string_arg(name, &args[2])?;
+            let hits = if old.is_empty() {
+                src.len() + 1
+            } else {
+                memchr::memmem::find_iter(&src, &old).count()
+            };
+            fits(name, src.len().saturating_add(hits.saturating_mul(new.len())))?;
             s(replace_all(&src, &old, &new))
         }
         "repeat" => {
@@ -293,9 +332,7 @@ pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Er
             let n = int_arg(name, &args[0])?;
             let b = string_arg(name, &args[1])?;
             let n = usize::try_from(n).map_err(|_| exec_err("error calling repeat: negative count"))?;
-            if b.len().saturating_mul(n) > 16 << 20 {
-                return Err(exec_err("error calling repeat: result too large"));
-            }
+            fits(name, b.len().saturating_mul(n))?;
             s(b.repeat(n))
         }
         "indent" | "nindent" => {
@@ -306,8 +343,10 @@ pub(crate) fn call<'a>(name: &str, args: Vec<Value<'a>>) -> Result<Value<'a>, Er
             if n > crate::exec::MAX_OUTPUT {
                 return Err(exec_err(format!("error calling {name}: indent {n} is too large")));
             }
-            let pad = vec![b' '; n];
             let src = string_arg(name, &args[1])?;
+            let lines = 1 + memchr::memchr_iter(b'\n', &src).count();
+            fits(name, src.len().saturating_add(lines.saturating_mul(n)))?;
+            let pad = vec![b' '; n];
             let mut out = if name == "nindent" { vec![b'\n'] } else { Vec::new() };
             out.extend_from_slice(&pad);
             out.extend(replace_all(&src, b"\n", &[b"\n".as_slice(), &pad].concat()));
@@ -378,11 +417,12 @@ fn unreachable_and_or<'a>() -> Result<Value<'a>, Error> {
 /// Go's `strings.Trim(s, cutset)` on bytes: invalid UTF-8 counts as U+FFFD for
 /// the comparison but is kept as it was when not trimmed.
 fn trim_runes(s: &[u8], cutset: &str) -> Vec<u8> {
+    let cutset: std::collections::HashSet<char> = cutset.chars().collect();
     let rune_at = |b: &[u8]| decode_rune(b).unwrap_or(('\u{fffd}', 1));
     let mut start = 0;
     while start < s.len() {
         let (c, w) = rune_at(&s[start..]);
-        if !cutset.contains(c) {
+        if !cutset.contains(&c) {
             break;
         }
         start += w;
@@ -396,7 +436,7 @@ fn trim_runes(s: &[u8], cutset: &str) -> Vec<u8> {
         }
         let (c, w) = rune_at(&s[i..end]);
         let (c, w) = if i + w == end { (c, w) } else { ('\u{fffd}', 1) };
-        if !cutset.contains(c) {
+        if !cutset.contains(&c) {
             break;
         }
         end -= w;
@@ -419,16 +459,14 @@ fn replace_all(src: &[u8], old: &[u8], new: &[u8]) -> Vec<u8> {
         return out;
     }
     let mut out = Vec::with_capacity(src.len());
-    let mut i = 0;
-    while i < src.len() {
-        if src[i..].starts_with(old) {
-            out.extend_from_slice(new);
-            i += old.len();
-        } else {
-            out.push(src[i]);
-            i += 1;
-        }
+    let mut last = 0;
+    // Non-overlapping, left to right, as Go's strings.Replace.
+    for at in memchr::memmem::find_iter(src, old) {
+        out.extend_from_slice(&src[last..at]);
+        out.extend_from_slice(new);
+        last = at + old.len();
     }
+    out.extend_from_slice(&src[last..]);
     out
 }
 
@@ -826,6 +864,7 @@ fn sprintf(fmt: &[u8], args: &[Value<'_>]) -> Result<Vec<u8>, Error> {
         };
         next += 1;
         fmt_arg(&mut out, verb, arg, Flags { width, left, zero })?;
+        fits("printf", out.len())?;
     }
     if next < args.len() {
         out.extend_from_slice(b"%!(EXTRA ");

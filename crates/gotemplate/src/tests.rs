@@ -280,3 +280,36 @@ fn regressions_found_by_the_go_differential_test() {
         b"-\xff-\x00-a-".to_vec()
     );
 }
+
+/// Templates render even without the matching key, so they must not be able to
+/// exhaust memory or CPU.
+#[test]
+fn amplification_is_refused_before_allocating() {
+    let d = data();
+    let started = std::time::Instant::now();
+    for src in [
+        "{{ replace \"\" (repeat 1000000 \"a\") (repeat 1000000 \"a\") }}",
+        "{{ indent 1000000 (repeat 1000000 \"\\n\") }}",
+        "{{ printf \"%999999s%999999s%999999s\" \"a\" \"b\" \"c\" }}",
+        "{{ $x := repeat 1000000 \"a\" }}{{ cat $x $x $x $x $x $x $x $x }}",
+        "{{ $x := repeat 1000000 \"a\" }}{{ range 10000 }}{{ if contains $x $x }}{{ end }}{{ end }}",
+        "{{ $x := repeat 1000000 \"a\" }}{{ range 10000 }}{{ trimAll $x $x }}{{ end }}",
+        "{{ range 1000000 }}{{ $.user }}{{ end }}",
+    ] {
+        let err = render(src, &d).expect_err(src).to_string();
+        assert!(
+            err.contains("exceed") || err.contains("work") || err.contains("steps"),
+            "{src}: {err}"
+        );
+    }
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "bounded time: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        r("{{ \"aaa\" | replace \"aa\" \"b\" }}"),
+        "ba",
+        "non-overlapping, left to right"
+    );
+}
