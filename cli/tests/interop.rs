@@ -88,18 +88,7 @@ fn gitseal_output_opens_with_the_go_standard_library_like_the_bitnami_controller
                 .unwrap();
             assert!(sealed.status.success(), "{}", String::from_utf8_lossy(&sealed.stderr));
 
-            let opened = Command::new(&unsealer)
-                .arg(repo(&format!("testdata/keys/{key}")))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .and_then(|mut child| {
-                    use std::io::Write as _;
-                    child.stdin.take().unwrap().write_all(&sealed.stdout)?;
-                    child.wait_with_output()
-                })
-                .unwrap();
+            let opened = open_with_go(&unsealer, key, &sealed.stdout);
             assert!(
                 opened.status.success(),
                 "{cert} {scope}: {}",
@@ -116,18 +105,7 @@ fn gitseal_output_opens_with_the_go_standard_library_like_the_bitnami_controller
             if scope == "strict" {
                 let mut moved: Value = serde_json::from_slice(&sealed.stdout).unwrap();
                 moved["metadata"]["namespace"] = json!("team-b");
-                let out = Command::new(&unsealer)
-                    .arg(repo(&format!("testdata/keys/{key}")))
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .and_then(|mut child| {
-                        use std::io::Write as _;
-                        child.stdin.take().unwrap().write_all(moved.to_string().as_bytes())?;
-                        child.wait_with_output()
-                    })
-                    .unwrap();
+                let out = open_with_go(&unsealer, key, moved.to_string().as_bytes());
                 assert!(
                     !out.status.success(),
                     "{cert}: a strict value must not open in another namespace"
@@ -135,4 +113,18 @@ fn gitseal_output_opens_with_the_go_standard_library_like_the_bitnami_controller
             }
         }
     }
+}
+
+/// Runs the Go unsealer on `input` with the testdata key `key`.
+fn open_with_go(unsealer: &Path, key: &str, input: &[u8]) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = Command::new(unsealer)
+        .arg(repo(&format!("testdata/keys/{key}")))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
 }
