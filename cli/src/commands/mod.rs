@@ -44,24 +44,12 @@ pub fn objects(sources: &[Source]) -> Result<Vec<Object>> {
         let docs = parse_documents(&text).with_context(|| src.name.clone())?;
         for doc in docs {
             let place = format!("{}: document {}", src.name, doc.index);
-            if doc.kind() == Some("List") {
-                let items = doc
-                    .value
-                    .get("items")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                for (i, value) in items.into_iter().enumerate() {
-                    out.push(Object {
-                        place: format!("{place} item {}", i + 1),
-                        value,
-                    });
-                }
-            } else {
-                out.push(Object {
-                    place,
-                    value: doc.value,
-                });
+            for (position, value) in doc.into_objects() {
+                let place = match position {
+                    Some(n) => format!("{place} item {n}"),
+                    None => place.clone(),
+                };
+                out.push(Object { place, value });
             }
         }
     }

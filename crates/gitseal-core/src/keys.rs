@@ -321,27 +321,16 @@ fn parse_key_secrets(input: &[u8]) -> Result<Vec<PrivateKey>, KeyError> {
     let text = manifest::decode_text(input)?;
     let docs = manifest::parse_documents(&text)?;
     let mut keys = Vec::new();
-    for doc in &docs {
-        let err = |reason: String| KeyError::Manifest {
-            document: doc.index,
-            reason,
-        };
-        let items: Vec<&serde_json::Value> = match doc.value.get("kind").and_then(|k| k.as_str()) {
-            Some("List" | "SecretList") => doc
-                .value
-                .get("items")
-                .and_then(|i| i.as_array())
-                .map(|a| a.iter().collect())
-                .unwrap_or_default(),
-            Some("Secret") => vec![&doc.value],
-            Some(other) => return Err(err(format!("expected a key Secret or a List, found kind {other}"))),
-            None => {
-                return Err(err(
-                    "expected a key Secret or a List, found an object without kind".into()
-                ));
-            }
-        };
-        for (i, item) in items.iter().enumerate() {
+    for doc in docs {
+        let document = doc.index;
+        let err = |reason: String| KeyError::Manifest { document, reason };
+        if !doc.is_list() && doc.kind() != Some("Secret") {
+            return Err(err(match doc.kind() {
+                Some(other) => format!("expected a key Secret or a List, found kind {other}"),
+                None => "expected a key Secret or a List, found an object without kind".into(),
+            }));
+        }
+        for (position, item) in doc.into_objects() {
             let name = item
                 .pointer("/metadata/name")
                 .and_then(|n| n.as_str())
@@ -349,7 +338,7 @@ fn parse_key_secrets(input: &[u8]) -> Result<Vec<PrivateKey>, KeyError> {
             let Some(encoded) = item.pointer("/data/tls.key").and_then(|v| v.as_str()) else {
                 return Err(err(format!(
                     "item {} (Secret {name:?}) must contain a 'tls.key' data item",
-                    i + 1
+                    position.unwrap_or(1)
                 )));
             };
             let pem_bytes = Zeroizing::new(

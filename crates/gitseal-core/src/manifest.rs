@@ -58,6 +58,23 @@ impl Document {
     pub fn kind(&self) -> Option<&str> {
         self.value.get("kind").and_then(Value::as_str)
     }
+
+    /// Whether this is a `kind: List` (or `SecretList`, as the API returns it).
+    pub fn is_list(&self) -> bool {
+        matches!(self.kind(), Some("List" | "SecretList"))
+    }
+
+    /// The objects the document holds: each item of a list with its 1-based
+    /// position, or the document itself (no position).
+    pub fn into_objects(mut self) -> Vec<(Option<usize>, Value)> {
+        if !self.is_list() {
+            return vec![(None, self.value)];
+        }
+        match self.value.get_mut("items").map(Value::take) {
+            Some(Value::Array(items)) => items.into_iter().enumerate().map(|(i, v)| (Some(i + 1), v)).collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// Decodes input bytes to text: UTF-8 (with or without BOM) or UTF-16 with a BOM,

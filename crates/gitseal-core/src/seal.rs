@@ -123,12 +123,11 @@ impl InputSecret {
                 Some(Value::Object(m)) => m,
                 Some(_) => {
                     return Err(SecretError::FieldType {
-                        field: if decode { "data" } else { "stringData" },
+                        field,
                         expected: "a map of strings",
                     });
                 }
             };
-            let field: &'static str = if decode { "data" } else { "stringData" };
             for (k, v) in map {
                 let item_err = |reason: String| SecretError::Item {
                     field,

@@ -156,40 +156,22 @@ pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -
     if let Some(tdata) = &template.data {
         // The dot is item name → decrypted value; templates render even with no items.
         let mut context: BTreeMap<String, Vec<u8>> = plain.iter().map(|(k, v)| (k.clone(), v.to_vec())).collect();
-        let mut rendered = Vec::with_capacity(tdata.len());
-        let mut failure = None;
-        for (key, source) in tdata {
-            // A null template value removes the item, as Go's map[string]*string does.
-            let Some(source) = source else {
-                rendered.push((key.clone(), None));
-                continue;
-            };
-            match gotemplate::render(source, &context) {
-                Ok(out) => rendered.push((key.clone(), Some(ByteString(out)))),
-                Err(error) => {
-                    failure = Some(UnsealError::Template {
+        let rendered = tdata.iter().try_for_each(|(key, source)| {
+            match source {
+                // A null template value removes the item, as Go's map[string]*string does.
+                None => drop(plain.remove(key)),
+                Some(source) => {
+                    let out = gotemplate::render(source, &context).map_err(|error| UnsealError::Template {
                         key: key.clone(),
                         error,
-                    });
-                    break;
+                    })?;
+                    data.insert(key.clone(), ByteString(out));
                 }
             }
-        }
+            Ok(())
+        });
         context.values_mut().for_each(Zeroize::zeroize);
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        for (key, value) in rendered {
-            match value {
-                Some(v) => {
-                    data.insert(key, v);
-                }
-                None => {
-                    data.remove(&key);
-                    plain.remove(&key);
-                }
-            }
-        }
+        rendered?;
     }
     for (k, v) in plain {
         data.entry(k).or_insert_with(|| ByteString(v.to_vec()));
