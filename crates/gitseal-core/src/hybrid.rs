@@ -92,11 +92,23 @@ pub fn decrypt<'k>(
     label: &[u8],
     ciphertext: &[u8],
 ) -> Result<(Zeroizing<Vec<u8>>, usize), HybridError> {
+    decrypt_counting(keys, label, ciphertext, &mut 0)
+}
+
+/// [`decrypt`], adding the number of RSA private-key operations performed to
+/// `rsa_operations` (the controller reports it as a metric).
+pub fn decrypt_counting<'k>(
+    keys: impl IntoIterator<Item = &'k PrivateKey>,
+    label: &[u8],
+    ciphertext: &[u8],
+    rsa_operations: &mut usize,
+) -> Result<(Zeroizing<Vec<u8>>, usize), HybridError> {
     let (wrapped, sealed) = split(ciphertext)?;
     for (index, key) in keys.into_iter().enumerate() {
         if key.modulus_len() != wrapped.len() {
             continue;
         }
+        *rsa_operations += 1;
         if let Some(plaintext) = open_with(key, label, wrapped, sealed) {
             return Ok((plaintext, index));
         }

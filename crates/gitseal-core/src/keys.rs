@@ -198,7 +198,7 @@ impl Certificate {
 
     /// The certificate as one PEM block.
     pub fn to_pem(&self) -> String {
-        pem::encode(&pem::Pem::new("CERTIFICATE", self.der.clone()))
+        encode_pem(&pem::Pem::new("CERTIFICATE", self.der.clone()))
     }
 
     /// kubeseal refuses to seal to an expired certificate; so does gitseal.
@@ -209,6 +209,12 @@ impl Certificate {
         }
         Ok(())
     }
+}
+
+/// PEM with `\n` line endings, as Go's `encoding/pem` writes it (the `pem` crate
+/// defaults to `\r\n`), so served and generated files match the Bitnami controller's.
+fn encode_pem(p: &pem::Pem) -> String {
+    pem::encode_config(p, pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF))
 }
 
 /// An RSA private key for unsealing.
@@ -408,7 +414,7 @@ pub fn generate(params: &KeyGenParams) -> Result<GeneratedKey, KeyError> {
     let cert = cert_params.self_signed(&signer).map_err(|e| gen_err(&e))?;
 
     let pkcs1 = pkcs8_to_pkcs1(&pkcs8).map_err(|e| gen_err(&e))?;
-    let private_key_pem = Zeroizing::new(pem::encode(&pem::Pem::new("RSA PRIVATE KEY", pkcs1.to_vec())));
+    let private_key_pem = Zeroizing::new(encode_pem(&pem::Pem::new("RSA PRIVATE KEY", pkcs1.to_vec())));
     Ok(GeneratedKey {
         private_key: PrivateKey::from_pkcs8_der(&pkcs8)?,
         certificate: Certificate::from_der(cert.der())?,

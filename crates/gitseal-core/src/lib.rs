@@ -10,11 +10,13 @@
 //! Callers supply bytes and the current time; nothing here touches files, the
 //! network or the clock.
 
+pub mod duration;
 pub mod hybrid;
 pub mod keys;
 pub mod manifest;
 pub mod meta;
 pub mod names;
+pub mod rotate;
 pub mod scope;
 pub mod seal;
 pub mod unseal;

@@ -273,7 +273,7 @@ pub fn seal(input: InputSecret, key: &PublicKey, opts: &SealOptions<'_>) -> Resu
     Ok(sealed)
 }
 
-fn encrypt_items(
+pub(crate) fn encrypt_items(
     items: &BTreeMap<String, Zeroizing<Vec<u8>>>,
     key: &PublicKey,
     label: &[u8],

@@ -1,5 +1,6 @@
 //! SealedSecret → Secret, exactly as the controller builds it (minus ownerReferences).
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -17,6 +18,10 @@ use crate::scope::Scope;
 pub struct UnsealOptions {
     /// Accept the deprecated whole-Secret blob in `spec.data`.
     pub accept_deprecated_v1_data: bool,
+    /// Leave `template.data` unrendered: the Secret gets the decrypted items only.
+    /// The controller's verify and rotate endpoints use this so that they are no
+    /// decryption oracle (a template can copy an item into an error message).
+    pub skip_templates: bool,
 }
 
 /// A successful unseal.
@@ -25,6 +30,8 @@ pub struct Unsealed {
     pub secret: Secret,
     /// For each item, the index (into the keys given) of the key that opened it.
     pub key_by_item: BTreeMap<String, usize>,
+    /// RSA private-key operations spent (keys of the wrong size are never tried).
+    pub rsa_operations: usize,
 }
 
 /// Shows identity and item names, never values.
@@ -108,7 +115,13 @@ impl fmt::Display for ItemFailures<'_> {
 ///
 /// The scope, namespace and name come from the SealedSecret's own metadata, never
 /// from its template.
-pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -> Result<Unsealed, UnsealError> {
+pub fn unseal<K: Borrow<PrivateKey>>(
+    sealed: &SealedSecret,
+    keys: &[K],
+    opts: UnsealOptions,
+) -> Result<Unsealed, UnsealError> {
+    let keys: Vec<&PrivateKey> = keys.iter().map(Borrow::borrow).collect();
+    let keys = keys.as_slice();
     let namespace = sealed.metadata.namespace.as_deref().unwrap_or("");
     let name = sealed.metadata.name.as_deref().unwrap_or("");
     let scope = Scope::from_annotations(sealed.annotations());
@@ -130,6 +143,8 @@ pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -
     let mut plain: BTreeMap<String, Zeroizing<Vec<u8>>> = BTreeMap::new();
     let mut key_by_item = BTreeMap::new();
     let mut failures = Vec::new();
+    let mut rsa_operations = 0;
+    let mut last_key: Option<usize> = None;
     for (item, value) in &sealed.spec.encrypted_data {
         let ct = match meta::decode_base64(value) {
             Ok(ct) => ct,
@@ -138,8 +153,24 @@ pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -
                 continue;
             }
         };
-        match hybrid::decrypt(keys, &label, &ct) {
-            Ok((pt, index)) => {
+        // Items of one SealedSecret are nearly always sealed to the same key: try
+        // the key that opened the previous item first.
+        let first = last_key.map(|i: usize| keys[i]);
+        let order = first.into_iter().chain(
+            keys.iter()
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != last_key)
+                .map(|(_, k)| *k),
+        );
+        match hybrid::decrypt_counting(order, &label, &ct, &mut rsa_operations) {
+            Ok((pt, position)) => {
+                let index = match last_key {
+                    Some(last) if position == 0 => last,
+                    Some(last) if position <= last => position - 1,
+                    Some(_) => position,
+                    None => position,
+                };
+                last_key = Some(index);
                 plain.insert(item.clone(), pt);
                 key_by_item.insert(item.clone(), index);
             }
@@ -153,7 +184,7 @@ pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -
 
     let template = sealed.spec.template.clone().unwrap_or_default();
     let mut data: BTreeMap<String, ByteString> = BTreeMap::new();
-    if let Some(tdata) = &template.data {
+    if let Some(tdata) = template.data.as_ref().filter(|_| !opts.skip_templates) {
         // The dot is item name → decrypted value; templates render even with no items.
         let mut context: BTreeMap<String, Vec<u8>> = plain.iter().map(|(k, v)| (k.clone(), v.to_vec())).collect();
         let rendered = tdata.iter().try_for_each(|(key, source)| {
@@ -204,17 +235,23 @@ pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -
         data: Some(data),
         ..Default::default()
     };
-    Ok(Unsealed { secret, key_by_item })
+    Ok(Unsealed {
+        secret,
+        key_by_item,
+        rsa_operations,
+    })
 }
 
 fn unseal_v1(
     blob: &[u8],
     label: &[u8],
-    keys: &[PrivateKey],
+    keys: &[&PrivateKey],
     namespace: &str,
     name: &str,
 ) -> Result<Unsealed, UnsealError> {
-    let (plain, _) = hybrid::decrypt(keys, label, blob).map_err(|e| UnsealError::InvalidV1Data(e.to_string()))?;
+    let mut rsa_operations = 0;
+    let (plain, _) = hybrid::decrypt_counting(keys.iter().copied(), label, blob, &mut rsa_operations)
+        .map_err(|e| UnsealError::InvalidV1Data(e.to_string()))?;
     // serde's message may quote the decrypted text: report the position only.
     let mut secret: Secret = serde_json::from_slice(&plain).map_err(|e| {
         UnsealError::InvalidV1Data(format!(
@@ -229,6 +266,7 @@ fn unseal_v1(
     Ok(Unsealed {
         secret,
         key_by_item: BTreeMap::new(),
+        rsa_operations,
     })
 }
 

@@ -43,7 +43,7 @@ proptest! {
                 let _ = InputSecret::from_value(&d.value);
                 if let Ok(ss) = serde_json::from_value::<gitseal_api::SealedSecret>(d.value) {
                     let _ = gitseal_core::validate::check_structure(&ss, None);
-                    let _ = unseal(&ss, &[], UnsealOptions { accept_deprecated_v1_data: true });
+                    let _ = unseal::<gitseal_core::PrivateKey>(&ss, &[], UnsealOptions { accept_deprecated_v1_data: true, ..Default::default() });
                 }
             }
         }

@@ -166,6 +166,57 @@ fn every_key_is_tried_and_the_opening_key_is_reported() {
 }
 
 #[test]
+fn the_key_that_opened_one_item_is_tried_first_for_the_next() {
+    let items: BTreeMap<_, _> = (0..4).map(|i| (format!("k{i}"), b"v".to_vec())).collect();
+    let sealed = seal(secret_with(&items, "team-a", "app"), CERT.public_key(), &opts()).unwrap();
+    // Two keys of the same size, the right one last: only the first item pays for the wrong one.
+    let mut keys = parse_private_keys(&testdata("keys/expired.key")).unwrap();
+    keys.extend(parse_private_keys(&testdata("keys/second.key")).unwrap());
+    let u = unseal(&sealed, &keys, UnsealOptions::default()).unwrap();
+    assert!(u.key_by_item.values().all(|i| *i == 1), "{:?}", u.key_by_item);
+    assert_eq!(u.rsa_operations, 4 + 1);
+    // A key of another size costs nothing.
+    let mut keys = parse_private_keys(&testdata("keys/demo.key")).unwrap();
+    keys.extend(parse_private_keys(&testdata("keys/second.key")).unwrap());
+    assert_eq!(
+        unseal(&sealed, &keys, UnsealOptions::default()).unwrap().rsa_operations,
+        4
+    );
+}
+
+#[test]
+fn reseal_moves_items_to_the_new_key_and_never_widens_scope() {
+    use gitseal_core::rotate::reseal;
+    let items: BTreeMap<_, _> = [("password".to_string(), b"p".to_vec())].into();
+    let mut sealed = seal(secret_with(&items, "team-a", "app"), CERT.public_key(), &opts()).unwrap();
+    let template = sealed.spec.template.as_mut().unwrap();
+    template.data = Some([("cfg".to_string(), Some("x={{ .password }}".to_string()))].into());
+    // Someone widened the scope in the template only.
+    template.metadata.get_or_insert_with(Default::default).annotations =
+        Some([(CLUSTER_WIDE.to_string(), "true".to_string())].into());
+    let demo = parse_private_keys(&testdata("keys/demo.key")).unwrap();
+    let rotated = reseal(&sealed, &KEYS, demo[0].public_key(), UnsealOptions::default()).unwrap();
+    let t = rotated.spec.template.as_ref().unwrap();
+    assert!(
+        t.metadata.as_ref().unwrap().annotations.is_none(),
+        "template scope follows the outer (strict) scope"
+    );
+    assert_eq!(
+        t.data.as_ref().unwrap()["cfg"].as_deref(),
+        Some("x={{ .password }}"),
+        "template kept, not baked"
+    );
+    assert!(
+        unseal(&rotated, &KEYS, UnsealOptions::default()).is_err(),
+        "sealed to the new key only"
+    );
+    let u = unseal(&rotated, &demo, UnsealOptions::default()).unwrap();
+    let data = u.secret.data.unwrap();
+    assert_eq!(data["password"].0, b"p");
+    assert_eq!(data["cfg"].0, b"x=p");
+}
+
+#[test]
 fn unseal_is_all_or_nothing_and_names_bad_base64_and_short_items() {
     let items: BTreeMap<_, _> = [("a".to_string(), b"1".to_vec()), ("b".to_string(), b"2".to_vec())].into();
     let mut sealed = seal(secret_with(&items, "team-a", "app"), CERT.public_key(), &opts()).unwrap();
@@ -299,6 +350,7 @@ fn deprecated_v1_data_needs_the_explicit_flag() {
         &KEYS,
         UnsealOptions {
             accept_deprecated_v1_data: true,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -311,6 +363,7 @@ fn deprecated_v1_data_needs_the_explicit_flag() {
         &KEYS,
         UnsealOptions {
             accept_deprecated_v1_data: true,
+            ..Default::default()
         },
     )
     .unwrap_err();
