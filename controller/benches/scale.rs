@@ -1,0 +1,236 @@
+//! Scale benchmarks against the API emulator, with the release controller binary.
+//!
+//! `cargo bench -p gitseal-controller --bench scale` prints:
+//! - **cold start**: 2,000 SealedSecrets × 4 items sealed across 12 RSA-4096 keys
+//!   (mostly the newest): time until every Secret is written and RSA decrypts
+//!   performed, against the bound items ÷ (raw aws-lc-rs decrypt rate × cores)
+//!   measured in the same run (target ≤ 1.25×);
+//! - **restart with nothing changed**: RSA decrypts (target 0) and time until
+//!   every SealedSecret was reconciled (target ≤ 5 s);
+//! - **memory**: peak RSS of the controller with 10,000 SealedSecrets, their
+//!   Secrets and 10,000 unrelated Secrets (target ≤ 64 MiB).
+//!
+//! Set `GITSEAL_BENCH_QUICK=1` for a smaller run.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use gitseal_core::keys::{GeneratedKey, KeyGenParams, generate, key_secret};
+use gitseal_core::{PrivateKey, Scope};
+use serde_json::json;
+use support::*;
+
+fn quick() -> bool {
+    std::env::var_os("GITSEAL_BENCH_QUICK").is_some()
+}
+
+fn raw_decrypt_rate(key: &PrivateKey) -> f64 {
+    let ct = gitseal_core::hybrid::encrypt(key.public_key(), b"label", b"value").unwrap();
+    let n = 200;
+    let start = Instant::now();
+    for _ in 0..n {
+        gitseal_core::hybrid::decrypt([key], b"label", &ct).unwrap();
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn keys(n: usize) -> Vec<GeneratedKey> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut handles = Vec::new();
+    for i in 0..n {
+        let params = KeyGenParams {
+            bits: 4096,
+            common_name: String::new(),
+            not_before: now - time::Duration::days((n - i) as i64 * 30),
+            validity: time::Duration::days(3650),
+        };
+        handles.push(tokio::task::spawn_blocking(move || generate(&params).unwrap()));
+    }
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out // oldest first
+}
+
+fn sealed_with(key: &PrivateKey, ns: &str, name: &str, items: usize) -> serde_json::Value {
+    let encrypted: serde_json::Map<String, serde_json::Value> = (0..items)
+        .map(|i| {
+            let v = format!("value-{name}-{i}");
+            let ct = gitseal_core::seal::seal_raw(v.as_bytes(), key.public_key(), Scope::Strict, ns, name).unwrap();
+            (format!("item{i}"), json!(ct))
+        })
+        .collect();
+    json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "metadata": {"name": name, "namespace": ns},
+           "spec": {"encryptedData": encrypted}})
+}
+
+async fn metric_value(c: &Controller, name: &str) -> f64 {
+    let (_, body) = http("GET", &format!("http://{}/metrics", c.metrics), None).await;
+    metric(&body, name, &[]).unwrap_or(0.0)
+}
+
+/// User + system CPU seconds the controller process has used.
+fn cpu_seconds(c: &Controller) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", c.child.id())).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0 // USER_HZ is 100 on Linux
+}
+
+fn peak_rss_mib(c: &Controller) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", c.child.id())).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut done: impl AsyncFnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !done().await {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    start.elapsed()
+}
+
+const FAST: &[&str] = &["--kubeclient-qps", "0", "--key-renew-period", "0"];
+
+async fn cold_and_restart() {
+    let (count, items, nkeys) = if quick() { (200, 4, 12) } else { (2000, 4, 12) };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("generating {nkeys} RSA-4096 keys…");
+    let generated = keys(nkeys).await;
+    let rate = raw_decrypt_rate(&generated[nkeys - 1].private_key);
+    let emu = emulator().await;
+    for (i, k) in generated.iter().enumerate() {
+        let secret = key_secret(k, CONTROLLER_NS, &format!("sealed-secrets-key{i:02}"));
+        emu.create(serde_json::to_value(secret).unwrap()).unwrap();
+    }
+    // 90% to the newest key, the rest spread over the eleven older ones.
+    for i in 0..count {
+        let key = if i % 10 != 0 { nkeys - 1 } else { (i / 10) % (nkeys - 1) };
+        emu.create(sealed_with(
+            &generated[key].private_key,
+            "app",
+            &format!("ss{i:05}"),
+            items,
+        ))
+        .unwrap();
+    }
+    let total_items = count * items;
+    let bound = total_items as f64 / (rate * cores as f64);
+
+    let start = Instant::now();
+    let c = Controller::start(&emu, FAST);
+    wait_for("every Secret", Duration::from_secs(600), async || {
+        emu.list("v1", "secrets", Some("app")).len() >= count
+    })
+    .await;
+    let cold = start.elapsed();
+    let decrypts = metric_value(&c, "sealed_secrets_controller_rsa_decrypts_total").await;
+    let cpu = cpu_seconds(&c);
+    println!();
+    println!("cold start: {count} SealedSecrets × {items} items, {nkeys} RSA-4096 keys, {cores} cores");
+    println!("  raw aws-lc-rs RSA-4096 decrypt: {rate:.0}/s per core → bound {bound:.2} s");
+    println!(
+        "  every Secret written after {:.2} s = {:.2}× the bound; {decrypts:.0} RSA decrypts for {total_items} items",
+        cold.as_secs_f64(),
+        cold.as_secs_f64() / bound
+    );
+    println!(
+        "  the controller used {cpu:.2} s of CPU: {:.2}× the bound's CPU ({:.2} s); the in-process emulator shares the same cores",
+        cpu / (bound * cores as f64),
+        bound * cores as f64
+    );
+    println!("  controller peak RSS {:.1} MiB", peak_rss_mib(&c));
+    // Let statuses settle before the restart.
+    wait_for("statuses", Duration::from_secs(120), async || {
+        (0..count)
+            .step_by(97)
+            .all(|i| synced(&emu, "app", &format!("ss{i:05}")).is_some_and(|(s, _)| s == "True"))
+    })
+    .await;
+    drop(c);
+
+    let start = Instant::now();
+    let c = Controller::start(&emu, FAST);
+    let reconciled = wait_for("every SealedSecret reconciled", Duration::from_secs(120), async || {
+        metric_value(&c, "sealed_secrets_controller_unseal_requests_total").await >= count as f64
+    })
+    .await;
+    let _ = reconciled;
+    let elapsed = start.elapsed();
+    let decrypts = metric_value(&c, "sealed_secrets_controller_rsa_decrypts_total").await;
+    let all_synced = (0..count).all(|i| synced(&emu, "app", &format!("ss{i:05}")).is_some_and(|(s, _)| s == "True"));
+    println!(
+        "restart, nothing changed: {decrypts:.0} RSA decrypts; every SealedSecret reconciled {:.2} s after the process started; all Synced=True: {all_synced}",
+        elapsed.as_secs_f64()
+    );
+}
+
+async fn memory() {
+    let n = if quick() { 1000 } else { 10_000 };
+    let generated = keys(1).await;
+    let key = &generated[0].private_key;
+    let emu = emulator().await;
+    emu.create(serde_json::to_value(key_secret(&generated[0], CONTROLLER_NS, "sealed-secrets-key00")).unwrap())
+        .unwrap();
+    for i in 0..n {
+        emu.create(sealed_with(key, "app", &format!("ss{i:05}"), 2)).unwrap();
+        emu.create(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": format!("unrelated{i:05}"), "namespace": "other",
+            "labels": {"team": "x"}, "annotations": {"note": "x".repeat(200)}}, "data": {"blob": "eHh4".repeat(100)}}))
+            .unwrap();
+    }
+    let c = Controller::start(&emu, FAST);
+    let t = wait_for("every Secret", Duration::from_secs(900), async || {
+        emu.list("v1", "secrets", Some("app")).len() >= n
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    println!();
+    println!("memory: {n} SealedSecrets (2 RSA-4096 items each), their {n} Secrets, {n} unrelated Secrets");
+    println!(
+        "  cold start (all decrypted in {:.1} s): controller peak RSS {:.1} MiB",
+        t.as_secs_f64(),
+        peak_rss_mib(&c)
+    );
+    drop(c);
+    let c = Controller::start(&emu, FAST);
+    wait_for("restart reconciled", Duration::from_secs(120), async || {
+        metric_value(&c, "sealed_secrets_controller_unseal_requests_total").await >= n as f64
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    println!(
+        "  after a restart (steady state): controller peak RSS {:.1} MiB",
+        peak_rss_mib(&c)
+    );
+}
+
+fn main() {
+    // `cargo bench` passes --bench; a filter argument selects a part.
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        if filter
+            .as_deref()
+            .is_none_or(|f| "cold".contains(f) || "restart".contains(f))
+        {
+            cold_and_restart().await;
+        }
+        if filter.as_deref().is_none_or(|f| "memory".contains(f)) {
+            memory().await;
+        }
+    });
+}
