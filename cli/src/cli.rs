@@ -22,7 +22,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<String>,
 
-    /// The kubeconfig context whose namespace is the default (default: current-context).
+    /// The kubeconfig context: its namespace is the default one, and its cluster is where
+    /// the online commands reach the controller (default: current-context).
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
 
@@ -41,8 +42,23 @@ pub enum Command {
     Seal(SealArgs),
     /// Decrypt SealedSecrets offline with private keys (disaster recovery).
     Unseal(UnsealArgs),
-    /// Check SealedSecrets offline: fully with --key, structurally with --cert.
+    /// Check SealedSecrets: offline (fully with --key, structurally with --cert) or with the controller (--online).
     Validate(ValidateArgs),
+    /// Print the controller's certificate, fetched through the API server (kubeseal --fetch-cert).
+    #[command(after_help = "Examples:\n  \
+        gitseal cert -o cert.pem\n  \
+        gitseal cert --controller-name sealed-secrets --controller-namespace sealed-secrets")]
+    Cert(CertArgs),
+    /// Re-seal SealedSecrets to the controller's newest key, rewriting the files in place (kubeseal --re-encrypt).
+    #[command(
+        visible_alias = "re-encrypt",
+        after_help = "Every SealedSecret of every file goes through the controller's /v1/rotate; the files \
+                      are rewritten only if all of them succeed. Other documents are left as they are.\n\n\
+                      Examples:\n  \
+                      gitseal reencrypt deploy/*.sealed.yaml\n  \
+                      gitseal reencrypt < old.yaml > new.yaml"
+    )]
+    Reencrypt(ReencryptArgs),
     /// Generate a controller key pair (bring-your-own-key setups).
     Keygen(KeygenArgs),
     /// Print the SealedSecret CustomResourceDefinition.
@@ -95,6 +111,28 @@ impl From<ScopeArg> for Scope {
     }
 }
 
+/// Where the controller is: the Service the API server proxies to (as kubeseal).
+#[derive(Debug, Clone, Args)]
+pub struct ControllerArgs {
+    /// Name of the controller's Service (Helm installs often name it "sealed-secrets").
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAME",
+        default_value = "sealed-secrets-controller",
+        value_name = "NAME"
+    )]
+    pub controller_name: String,
+
+    /// Namespace of the controller's Service.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
+        default_value = "kube-system",
+        value_name = "NAMESPACE"
+    )]
+    pub controller_namespace: String,
+}
+
 /// Input and output shared by the commands that read manifests.
 #[derive(Debug, Args)]
 pub struct Io {
@@ -135,9 +173,13 @@ pub struct SealArgs {
     #[command(flatten)]
     pub io: Io,
 
-    /// Certificate to seal to: a path, an http(s):// URL or a file:// URL.
+    /// Certificate to seal to: a path, an http(s):// URL or a file:// URL. Without it,
+    /// the controller's certificate is fetched through the API server.
     #[arg(long, env = "GITSEAL_CERT", value_name = "CERT", hide_env_values = true)]
     pub cert: Option<String>,
+
+    #[command(flatten)]
+    pub controller: ControllerArgs,
 
     /// Scope. Without it, the Secret's own scope annotations apply (strict if none).
     #[arg(long, value_enum)]
@@ -211,7 +253,7 @@ pub struct UnsealArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("material").required(true).args(["keys", "cert"]))]
+#[command(group = clap::ArgGroup::new("material").required(true).args(["keys", "cert", "online"]))]
 pub struct ValidateArgs {
     /// SealedSecret files. Default: standard input.
     #[arg(value_name = "FILE")]
@@ -225,9 +267,37 @@ pub struct ValidateArgs {
     #[arg(long, env = "GITSEAL_CERT", value_name = "CERT", hide_env_values = true)]
     pub cert: Option<String>,
 
+    /// Ask the controller (its /v1/verify, through the API server) whether each
+    /// SealedSecret decrypts. --cert is not used then.
+    #[arg(long, conflicts_with = "keys")]
+    pub online: bool,
+
+    #[command(flatten)]
+    pub controller: ControllerArgs,
+
     /// Accept SealedSecrets that use the deprecated spec.data field.
     #[arg(long)]
     pub accept_deprecated_v1_data: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CertArgs {
+    /// Write the certificate to FILE (atomically) instead of standard output.
+    #[arg(short = 'o', long = "output", short_alias = 'w', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub controller: ControllerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReencryptArgs {
+    /// SealedSecret files to rewrite in place. `-` or none: standard input to standard output.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub controller: ControllerArgs,
 }
 
 #[derive(Debug, Args)]

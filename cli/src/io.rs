@@ -322,10 +322,7 @@ fn kubeconfig_namespace(kube: Kube<'_>) -> Result<Option<String>> {
                 if required {
                     return Err(usage(format!("{}: cannot read kubeconfig: {first}", f.display())));
                 }
-                eprintln!(
-                    "gitseal: warning: {}: cannot read kubeconfig ({first}); ignoring it",
-                    f.display()
-                );
+                warn_broken_kubeconfig(f, first);
             }
         }
         Ok(())
@@ -360,6 +357,20 @@ fn kubeconfig_namespace(kube: Kube<'_>) -> Result<Option<String>> {
     Ok(context.context.namespace.clone().filter(|ns| !ns.is_empty()))
 }
 
+/// Warns, once per file and run, that a kubeconfig listed in `$KUBECONFIG` (or the
+/// default one) is unreadable and skipped.
+pub fn warn_broken_kubeconfig(file: &Path, reason: &str) {
+    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if !warned.iter().any(|w| w == file) {
+        warned.push(file.to_path_buf());
+        eprintln!(
+            "gitseal: warning: {}: cannot read kubeconfig ({reason}); ignoring it",
+            file.display()
+        );
+    }
+}
+
 /// The namespace `--raw` seals for or unseals with: the flag, else (when the scope
 /// needs one) the kubeconfig default.
 pub fn raw_namespace(flag: Option<&str>, scope: gitseal_core::Scope, kube: Kube<'_>) -> Result<String> {
@@ -370,55 +381,14 @@ pub fn raw_namespace(flag: Option<&str>, scope: gitseal_core::Scope, kube: Kube<
     })
 }
 
-/// Parses a Go duration such as `87600h`, `90m` or `1h30m`.
+/// Parses a Go duration such as `87600h` (a usage error if it isn't one).
 pub fn parse_go_duration(s: &str) -> Result<time::Duration> {
-    let bad = || usage(format!("invalid duration {s:?}: use Go syntax like 87600h or 1h30m"));
-    if s.is_empty() {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
-        if num_len == 0 {
-            return Err(bad());
-        }
-        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let secs = match &rest[..unit_len] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            _ => return Err(bad()),
-        };
-        total += n * secs;
-        rest = &rest[unit_len..];
-    }
-    // Certificates can't be valid past year 9999 anyway.
-    if !total.is_finite() || total > 8000.0 * 365.0 * 86400.0 {
-        return Err(usage(format!("duration {s:?} is too long")));
-    }
-    Ok(time::Duration::seconds_f64(total))
+    gitseal_core::duration::parse_go_duration(s).map_err(usage)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("87600h").unwrap(), time::Duration::hours(87600));
-        assert_eq!(parse_go_duration("1h30m").unwrap(), time::Duration::minutes(90));
-        assert!(parse_go_duration("10d").is_err());
-        assert!(parse_go_duration("h").is_err());
-        assert!(parse_go_duration("").is_err());
-        assert!(parse_go_duration(&format!("{}h", "9".repeat(400))).is_err());
-        assert!(parse_go_duration("200000000h").is_err());
-    }
 
     #[test]
     fn urls_are_redacted_in_messages() {

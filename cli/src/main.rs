@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod io;
+mod online;
 
 use std::process::ExitCode;
 
@@ -22,7 +23,7 @@ fn main() -> ExitCode {
             // One line: the context chain joined with ": ".
             let msg = format!("{e:#}").replace('\n', " ");
             eprintln!("gitseal: error: {msg}");
-            if e.downcast_ref::<io::UsageError>().is_some() {
+            if e.downcast_ref::<io::UsageError>().is_some() || e.downcast_ref::<online::NoClusterConfig>().is_some() {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
@@ -40,10 +41,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Seal(args) => commands::seal::run(args, kube)?,
         Command::Unseal(args) => commands::unseal::run(args, kube)?,
         Command::Validate(args) => {
-            if !commands::validate::run(args)? {
+            if !commands::validate::run(args, kube)? {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Cert(args) => commands::cert::run(args, kube)?,
+        Command::Reencrypt(args) => commands::reencrypt::run(args, kube)?,
         Command::Keygen(args) => commands::keygen::run(args)?,
         Command::Demo => commands::demo::run()?,
         Command::Crd => io::emit(None, gitseal_core::api::crd_yaml().as_bytes(), None)?,

@@ -1,7 +1,9 @@
 //! One module per subcommand; shared manifest plumbing lives here.
 
+pub mod cert;
 pub mod demo;
 pub mod keygen;
+pub mod reencrypt;
 pub mod seal;
 pub mod unseal;
 pub mod validate;

@@ -11,16 +11,30 @@ use time::OffsetDateTime;
 use super::{Object, objects, objects_or_nothing};
 use crate::cli::SealArgs;
 use crate::io::{self, Source, usage};
+use crate::online::{Controller, NoClusterConfig};
 
 pub fn run(args: &SealArgs, kube: io::Kube<'_>) -> Result<()> {
-    let cert_spec = args
-        .cert
-        .as_deref()
-        .ok_or_else(|| usage("no certificate: pass --cert FILE|URL or set GITSEAL_CERT"))?;
-    let cert = io::load_cert(cert_spec)?;
+    // --cert (or GITSEAL_CERT) wins; without it, the controller's, as kubeseal.
+    let (cert, shown) = match args.cert.as_deref() {
+        Some(spec) => (io::load_cert(spec)?, io::redact(spec)),
+        None => {
+            let controller = Controller::connect(kube, &args.controller).map_err(|e| {
+                if e.downcast_ref::<NoClusterConfig>().is_some() {
+                    usage(
+                        "no certificate: pass --cert FILE|URL or set GITSEAL_CERT, \
+                         or give a kubeconfig (--kubeconfig, $KUBECONFIG) to fetch it from the controller",
+                    )
+                } else {
+                    e
+                }
+            })?;
+            let (_, cert) = controller.certificate()?;
+            (cert, format!("the certificate from {}", controller.service()))
+        }
+    };
     if !args.allow_expired_cert {
         cert.check_not_expired(OffsetDateTime::now_utc())
-            .with_context(|| format!("{} (pass --allow-expired-cert to use it anyway)", io::redact(cert_spec)))?;
+            .with_context(|| format!("{shown} (pass --allow-expired-cert to use it anyway)"))?;
     }
     let key = cert.public_key();
 

@@ -26,6 +26,7 @@ pub fn run(args: &UnsealArgs, kube: io::Kube<'_>) -> Result<()> {
     let objs = objects_or_nothing(&sources, "SealedSecret")?;
     let opts = UnsealOptions {
         accept_deprecated_v1_data: args.accept_deprecated_v1_data,
+        ..Default::default()
     };
     let format = args.io.format();
     let mut out = zeroize::Zeroizing::new(String::new());
