@@ -1,17 +1,15 @@
 //! The `gitseal` binary as a user drives it: every subcommand, its output, its
 //! exit status, and one clear line for every kind of bad input.
 
+mod common;
+
+use common::{assert_fails, docs, repo, stderr, stdout};
 use std::io::{Read as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use assert_cmd::Command;
-use gitseal_core::manifest::{decode_text, parse_documents};
 use serde_json::{Value, json};
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
 
 /// The conformance kit, read in place beside the repository.
 fn kit() -> PathBuf {
@@ -57,35 +55,6 @@ impl Env {
 
     fn run(&self, args: &[&str], stdin: impl Into<Vec<u8>>) -> Output {
         self.cmd().args(args).write_stdin(stdin.into()).output().unwrap()
-    }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-fn docs(text: &str) -> Vec<Value> {
-    parse_documents(&decode_text(text.as_bytes()).unwrap())
-        .unwrap()
-        .into_iter()
-        .map(|d| d.value)
-        .collect()
-}
-
-/// A failure: the expected exit status, and exactly one line on stderr that
-/// contains every fragment and no panic.
-#[track_caller]
-fn assert_fails(o: &Output, code: i32, fragments: &[&str]) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "exit status; stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected, got: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    for f in fragments {
-        assert!(err.contains(f), "stderr lacks {f:?}: {err}");
     }
 }
 

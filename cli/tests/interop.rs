@@ -6,17 +6,16 @@
 //! CI installs Go (Debian's `golang-go`); elsewhere the test is skipped with a
 //! message when it is missing.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use assert_cmd::Command as BinCommand;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use common::repo;
 use serde_json::{Value, json};
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
 
 fn build_go_unseal(dir: &Path) -> Option<PathBuf> {
     if !Command::new("go")

@@ -2,6 +2,9 @@
 //! the real controller HTTP API, holding the two testdata keys (`second` is the
 //! newer one, so it is current).
 
+mod common;
+
+use common::{assert_fails, docs, repo, stderr, stdout};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -18,7 +21,7 @@ use gitseal_controller::keywatch::KeyStore;
 use gitseal_controller::metrics::Metrics;
 use gitseal_controller::ratelimit::RateLimiter;
 use gitseal_core::Certificate;
-use gitseal_core::manifest::{Format, decode_text, parse_documents, to_document};
+use gitseal_core::manifest::{Format, to_document};
 use k8s_openapi::api::core::v1::Secret;
 use kube_emulator::Emulator;
 use serde_json::{Value, json};
@@ -29,10 +32,6 @@ const CURRENT_CERT: &str = "testdata/keys/second.crt";
 const CURRENT_KEY: &str = "testdata/keys/second.key";
 const DB: &str = "testdata/secrets/db-credentials.yaml";
 const SERVICE: &str = "sealed-secrets-controller";
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
 
 fn key_secret(file: &str) -> Secret {
     serde_saphyr::from_str(&std::fs::read_to_string(repo(file)).unwrap()).unwrap()
@@ -184,34 +183,6 @@ impl Cluster {
             .write_stdin(input.into())
             .output()
             .unwrap()
-    }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-fn docs(text: &str) -> Vec<Value> {
-    parse_documents(&decode_text(text.as_bytes()).unwrap())
-        .unwrap()
-        .into_iter()
-        .map(|d| d.value)
-        .collect()
-}
-
-/// A failure: the exit status, and one line on stderr with every fragment.
-#[track_caller]
-fn assert_fails(o: &Output, code: i32, fragments: &[&str]) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "exit status; stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected, got: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    for f in fragments {
-        assert!(err.contains(f), "stderr lacks {f:?}: {err}");
     }
 }
 

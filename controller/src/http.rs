@@ -26,6 +26,7 @@ use axum::routing::{any, get};
 use gitseal_api::SealedSecret;
 use gitseal_core::rotate::reseal;
 use gitseal_core::unseal::{UnsealOptions, unseal};
+use gitseal_core::{PrivateKey, PublicKey};
 
 use crate::keywatch::KeyStore;
 use crate::metrics::{HttpDurationLabels, HttpLabels, Metrics};
@@ -162,53 +163,53 @@ fn parse_body(body: &[u8]) -> Result<SealedSecret, String> {
     serde_json::from_value(doc.value).map_err(|e| format!("invalid SealedSecret: {e}"))
 }
 
-fn opts(state: &ApiState) -> UnsealOptions {
-    UnsealOptions {
+/// Parses the body and runs `f` with every loaded key (newest first) on the
+/// blocking pool. Templates are never rendered here, so these endpoints are no
+/// decryption oracle (upstream #2019, #2049). `Err(response)` for a bad body;
+/// `Ok(None)` if `f` failed.
+async fn with_keys<T: Send + 'static>(
+    state: &ApiState,
+    body: &[u8],
+    f: impl FnOnce(&SealedSecret, &[&PrivateKey], Option<&PublicKey>, UnsealOptions) -> Option<T> + Send + 'static,
+) -> Result<Option<T>, Response> {
+    let ss = parse_body(body).map_err(|msg| (StatusCode::BAD_REQUEST, format!("{msg}\n")).into_response())?;
+    let keys = state.keys.snapshot();
+    let opts = UnsealOptions {
         accept_deprecated_v1_data: state.accept_deprecated_v1_data,
-        // Templates are never rendered here: no decryption oracle (upstream #2019, #2049).
         skip_templates: true,
-    }
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let current = keys.current().map(|k| k.key.public_key());
+        f(&ss, &keys.decryption_order(&[]), current, opts)
+    })
+    .await;
+    Ok(result.ok().flatten())
 }
 
 async fn verify(State(state): State<ApiState>, body: Bytes) -> Response {
-    let ss = match parse_body(&body) {
-        Ok(ss) => ss,
-        Err(msg) => return (StatusCode::BAD_REQUEST, format!("{msg}\n")).into_response(),
-    };
-    let keys = state.keys.snapshot();
-    let opts = opts(&state);
-    let result = tokio::task::spawn_blocking(move || {
-        let all: Vec<_> = keys.keys().iter().map(|k| &k.key).collect();
-        unseal(&ss, &all, opts).map(|u| u.rsa_operations)
-    })
-    .await;
-    match result {
-        Ok(Ok(ops)) => {
+    let opened = with_keys(&state, &body, |ss, keys, _, opts| {
+        unseal(ss, keys, opts).ok().map(|u| u.rsa_operations)
+    });
+    match opened.await {
+        Err(resp) => resp,
+        Ok(Some(ops)) => {
             state.metrics.rsa_decrypts.inc_by(ops as u64);
             (StatusCode::OK, "").into_response()
         }
-        _ => (StatusCode::CONFLICT, "unable to decrypt sealed secret\n").into_response(),
+        Ok(None) => (StatusCode::CONFLICT, "unable to decrypt sealed secret\n").into_response(),
     }
 }
 
 async fn rotate(State(state): State<ApiState>, body: Bytes) -> Response {
-    let ss = match parse_body(&body) {
-        Ok(ss) => ss,
-        Err(msg) => return (StatusCode::BAD_REQUEST, format!("{msg}\n")).into_response(),
-    };
-    let keys = state.keys.snapshot();
-    let opts = opts(&state);
-    let result = tokio::task::spawn_blocking(move || {
-        let current = keys.current().ok_or(())?;
-        let all: Vec<_> = keys.keys().iter().map(|k| &k.key).collect();
-        reseal(&ss, &all, current.key.public_key(), opts).map_err(|_| ())
-    })
-    .await;
-    match result {
-        Ok(Ok(rotated)) => match serde_json::to_vec(&rotated) {
+    let rotated = with_keys(&state, &body, |ss, keys, current, opts| {
+        reseal(ss, keys, current?, opts).ok()
+    });
+    match rotated.await {
+        Err(resp) => resp,
+        Ok(Some(rotated)) => match serde_json::to_vec(&rotated) {
             Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
             Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode\n").into_response(),
         },
-        _ => (StatusCode::CONFLICT, "unable to rotate secret\n").into_response(),
+        Ok(None) => (StatusCode::CONFLICT, "unable to rotate secret\n").into_response(),
     }
 }

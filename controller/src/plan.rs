@@ -94,10 +94,10 @@ pub fn owner_reference(ss: &SealedSecret) -> OwnerReference {
     }
 }
 
-/// The gitseal annotations recorded on the Secret.
+/// The gitseal annotations recorded on the Secret. The content MAC is added by
+/// the caller, over the Secret this function returns.
 pub struct Stamp {
     pub digest: String,
-    pub mac: String,
     pub keys: Vec<String>,
 }
 
@@ -151,7 +151,6 @@ pub fn desired_secret(
     let a = desired.metadata.annotations.get_or_insert_with(BTreeMap::new);
     a.retain(|k, _| !annotations::is_ours(k));
     a.insert(annotations::SEALED_DIGEST.into(), stamp.digest.clone());
-    a.insert(annotations::CONTENT_MAC.into(), stamp.mac.clone());
     a.insert(annotations::KEYS.into(), stamp.keys.join(","));
     desired
 }
@@ -275,7 +274,6 @@ mod tests {
     fn stamp() -> Stamp {
         Stamp {
             digest: "d".into(),
-            mac: "m".into(),
             keys: vec!["fp".into()],
         }
     }

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use gitseal_api::SealedSecret;
 use gitseal_core::unseal::{UnsealOptions, unseal};
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
@@ -139,7 +139,7 @@ pub fn trim_secret_meta(m: &mut PartialObjectMeta<Secret>) {
         refs.retain(|r| r.kind == "SealedSecret");
         refs
     });
-    m.metadata = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+    m.metadata = ObjectMeta {
         name: meta.name,
         namespace: meta.namespace,
         resource_version: meta.resource_version,
@@ -278,7 +278,7 @@ async fn prime(ctx: &Ctx) {
             let Some(ss) = ctx.sealed.get(&ObjectRef::new(&name).within(&ns)) else {
                 continue;
             };
-            if let Some(rv) = verify(&ss, secret, mac_key) {
+            if let Some(rv) = verify(&ss, &digest_of(&ss), secret, mac_key) {
                 lock(&ctx.shared.verified).insert((ns.clone(), name.clone()), rv);
                 record_key_use(&ctx.shared, (ns, name), &secret.metadata);
                 verified += 1;
@@ -304,14 +304,14 @@ fn digest_of(ss: &SealedSecret) -> String {
         .unwrap_or_else(|| sealed_digest(ss))
 }
 
-/// If `secret` provably holds what `ss` says (digest and MAC), its resourceVersion.
-fn verify(ss: &SealedSecret, secret: &Secret, mac_key: &aws_lc_rs::hmac::Key) -> Option<String> {
+/// If `secret` provably holds what `ss` (whose sealed digest is `digest`) says,
+/// its resourceVersion.
+fn verify(ss: &SealedSecret, digest: &str, secret: &Secret, mac_key: &aws_lc_rs::hmac::Key) -> Option<String> {
     if ss.spec.data.is_some() {
         return None; // v1 blobs don't say which items they hold
     }
     let annotations = secret.metadata.annotations.as_ref()?;
-    let digest = digest_of(ss);
-    if annotations.get(SEALED_DIGEST) != Some(&digest) {
+    if annotations.get(SEALED_DIGEST).map(String::as_str) != Some(digest) {
         return None;
     }
     let own = ownership(ss, Some(&secret.metadata));
@@ -326,7 +326,7 @@ fn verify(ss: &SealedSecret, secret: &Secret, mac_key: &aws_lc_rs::hmac::Key) ->
         }
     }
     let content = Content {
-        digest: &digest,
+        digest,
         secret,
         items: &items,
         label_keys: &label_keys,
@@ -336,14 +336,18 @@ fn verify(ss: &SealedSecret, secret: &Secret, mac_key: &aws_lc_rs::hmac::Key) ->
         .then(|| secret.metadata.resource_version.clone().unwrap_or_default())
 }
 
-fn record_key_use(shared: &Shared, key: Key, secret_meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
-    let keys = secret_meta
+/// The short key fingerprints recorded on a Secret ([`KEYS`]).
+fn recorded_keys(secret_meta: &ObjectMeta) -> Vec<String> {
+    secret_meta
         .annotations
         .as_ref()
         .and_then(|a| a.get(KEYS))
         .map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
-        .unwrap_or_default();
-    lock(&shared.key_use).insert(key, keys);
+        .unwrap_or_default()
+}
+
+fn record_key_use(shared: &Shared, key: Key, secret_meta: &ObjectMeta) {
+    lock(&shared.key_use).insert(key, recorded_keys(secret_meta));
 }
 
 /// Brings the Secret in line. `Ok(true)` if it was written.
@@ -388,32 +392,31 @@ async fn sync(ss: &Arc<SealedSecret>, ctx: &Ctx) -> Result<bool, Error> {
     if own == Ownership::Unmanaged {
         return Err(Error::Unmanaged(name));
     }
-    let full = if is_slim(ss) {
+    // A cached SealedSecret without its ciphertexts: read it whole.
+    let (full, digest) = if is_slim(ss) {
         let api: Api<SealedSecret> = Api::namespaced(shared.client.clone(), &namespace);
         match api.get_opt(&name).await.map_err(Error::Fetch)? {
-            Some(full) => Arc::new(full),
+            Some(full) => {
+                let digest = sealed_digest(&full);
+                (Arc::new(full), digest)
+            }
             None => return Ok(false), // deleted meanwhile
         }
     } else {
-        ss.clone()
+        (ss.clone(), digest)
     };
-    let digest = if is_slim(ss) { sealed_digest(&full) } else { digest };
-    if let (Some(existing), Some(mac_key)) = (&existing, keys.mac_key()) {
-        let mut probe = (*full).clone();
-        probe.annotations_mut().insert(CACHED_DIGEST.into(), digest.clone());
-        if let Some(rv) = verify(&probe, existing, mac_key) {
-            lock(&shared.verified).insert(id.clone(), rv);
-            record_key_use(shared, id, &existing.metadata);
-            return Ok(false);
-        }
+    if let (Some(existing), Some(mac_key)) = (&existing, keys.mac_key())
+        && let Some(rv) = verify(&full, &digest, existing, mac_key)
+    {
+        lock(&shared.verified).insert(id.clone(), rv);
+        record_key_use(shared, id, &existing.metadata);
+        return Ok(false);
     }
 
     // 3. Decrypt.
-    let hint: Vec<String> = existing
+    let hint = existing
         .as_ref()
-        .and_then(|s| s.metadata.annotations.as_ref())
-        .and_then(|a| a.get(KEYS))
-        .map(|v| v.split(',').map(str::to_string).collect())
+        .map(|s| recorded_keys(&s.metadata))
         .unwrap_or_default();
     let opts = UnsealOptions {
         accept_deprecated_v1_data: shared.flags.accept_deprecated_v1_data,
@@ -434,26 +437,18 @@ async fn sync(ss: &Arc<SealedSecret>, ctx: &Ctx) -> Result<bool, Error> {
 
     let (items, label_keys, annotation_keys) = managed_keys(&full);
     let secret = std::mem::take(&mut unsealed.secret);
-    let mut stamp = Stamp {
+    let stamp = Stamp {
         digest: digest.clone(),
-        mac: String::new(),
         keys: used.clone(),
     };
     let mut desired = desired_secret(&full, secret, existing.as_ref(), own, &stamp);
     if let Some(mac_key) = keys.mac_key() {
-        let all_items: Vec<String>;
-        let items_for_mac = if full.spec.data.is_some() {
-            all_items = desired.data.iter().flatten().map(|(k, _)| k.clone()).collect();
-            &all_items
-        } else {
-            &items
-        };
-        stamp.mac = content_mac(
+        let mac = content_mac(
             mac_key,
             &Content {
                 digest: &digest,
                 secret: &desired,
-                items: items_for_mac,
+                items: &items,
                 label_keys: &label_keys,
                 annotation_keys: &annotation_keys,
             },
@@ -462,7 +457,7 @@ async fn sync(ss: &Arc<SealedSecret>, ctx: &Ctx) -> Result<bool, Error> {
             .metadata
             .annotations
             .get_or_insert_with(BTreeMap::new)
-            .insert(CONTENT_MAC.into(), stamp.mac.clone());
+            .insert(CONTENT_MAC.into(), mac);
     }
     let result = write(&secrets, &name, existing.as_ref(), &desired).await;
     if let Some(data) = desired.data.as_mut() {
