@@ -220,6 +220,25 @@ pub async fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, String
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// The status of a request that only announces a body of `len` bytes. The
+/// server must refuse it from the Content-Length alone; sending the body would
+/// race the server closing the connection.
+pub async fn status_for_declared_length(method: &str, url: &str, len: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let uri: http::Uri = url.parse().unwrap();
+    let addr = format!("{}:{}", uri.host().unwrap(), uri.port_u16().unwrap());
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {} HTTP/1.1\r\nhost: controller\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n",
+        uri.path()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 64];
+    let n = stream.read(&mut buf).await.unwrap();
+    let line = String::from_utf8_lossy(&buf[..n]);
+    line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
 /// One metric sample's value from Prometheus text, matching the name and every label given.
 pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
