@@ -157,7 +157,8 @@ pub struct Flags {
     /// Accepted for compatibility and ignored: gitseal retries forever with exponential backoff.
     #[arg(long, env = "SEALED_SECRETS_MAX_UNSEAL_RETRIES", default_value_t = 5)]
     pub max_unseal_retries: u32,
-    /// SealedSecrets reconciled at once (default: the number of CPUs).
+    /// Decryptions run at once (default: the number of CPUs). Four times as
+    /// many SealedSecrets are reconciled at once, so API calls overlap decryption.
     #[arg(long, env = "SEALED_SECRETS_CONCURRENCY")]
     pub concurrency: Option<u16>,
     /// Kubernetes client queries per second.

@@ -115,7 +115,7 @@ pub fn content_mac(key: &hmac::Key, c: &Content<'_>) -> String {
 /// (data items, template label keys, template annotation keys).
 pub fn managed_keys(ss: &SealedSecret) -> (Vec<String>, Vec<String>, Vec<String>) {
     let template = ss.spec.template.as_ref();
-    let mut items: Vec<String> = ss.spec.encrypted_data.keys().cloned().collect();
+    let mut items: Vec<String> = crate::cache::item_names(ss);
     if let Some(tdata) = template.and_then(|t| t.data.as_ref()) {
         for (k, v) in tdata {
             match v {
@@ -141,7 +141,7 @@ pub fn managed_keys(ss: &SealedSecret) -> (Vec<String>, Vec<String>, Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gitseal_api::{SealedSecretSpec, SecretTemplateSpec};
+    use gitseal_api::SealedSecretSpec;
     use k8s_openapi::ByteString;
 
     fn ss() -> SealedSecret {
@@ -149,7 +149,7 @@ mod tests {
             "db",
             SealedSecretSpec {
                 encrypted_data: [("password".to_string(), "AAAA".to_string())].into(),
-                template: Some(SecretTemplateSpec::default()),
+                template: Some(Box::default()),
                 data: None,
             },
         );

@@ -13,9 +13,11 @@
 //!   [`telemetry`];
 //! - [`config`] holds the flags and [`run`] wires everything together.
 
+pub mod cache;
 pub mod config;
 pub mod digest;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod keys;
 pub mod keywatch;
@@ -44,6 +46,8 @@ pub mod annotations {
     /// In-memory only: the sealed digest, stamped on cached SealedSecrets whose
     /// ciphertexts were dropped to keep memory flat. Never written to the cluster.
     pub const CACHED_DIGEST: &str = "gitseal.dev/cached-digest";
+    /// In-memory only: the item names of a cached SealedSecret, comma-separated.
+    pub const CACHED_ITEMS: &str = "gitseal.dev/cached-items";
 
     pub fn is_ours(key: &str) -> bool {
         key.starts_with("gitseal.dev/")

@@ -3,6 +3,13 @@
 use clap::Parser;
 use gitseal_controller::config::Flags;
 
+// jemalloc rather than glibc's malloc: with 10,000 SealedSecrets the controller's
+// churn (watch events replacing cached objects between request buffers) left glibc
+// holding about 25 MiB of freed fragments; jemalloc's size classes keep peak RSS
+// near the live heap (measured by `cargo bench --bench scale -- memory`).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> std::process::ExitCode {
     let flags = Flags::parse();
     if let Err(e) = gitseal_controller::telemetry::init(&flags) {

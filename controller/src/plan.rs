@@ -211,7 +211,7 @@ mod tests {
             "db",
             SealedSecretSpec {
                 encrypted_data: BTreeMap::new(),
-                template: Some(SecretTemplateSpec {
+                template: Some(Box::new(SecretTemplateSpec {
                     metadata: Some(ObjectMeta {
                         annotations: Some(
                             template_annotations
@@ -223,7 +223,7 @@ mod tests {
                         ..Default::default()
                     }),
                     ..Default::default()
-                }),
+                })),
                 data: None,
             },
         );

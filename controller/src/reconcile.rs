@@ -18,7 +18,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
@@ -27,9 +26,11 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use zeroize::Zeroize;
 
 use crate::annotations::{CACHED_DIGEST, CONTENT_MAC, KEYS, SEALED_DIGEST};
+use crate::cache::{SecretIndex, is_slim, slim};
 use crate::config::Flags;
 use crate::digest::{Content, content_mac, managed_keys, sealed_digest};
 use crate::error::Error;
+use crate::events::{EventType, Publisher};
 use crate::keys::KeySet;
 use crate::keywatch::KeyStore;
 use crate::metrics::{Metrics, ReconcileTimer};
@@ -41,13 +42,16 @@ pub const FIELD_MANAGER: &str = "gitseal-controller";
 
 type Key = (String, String);
 
+/// In-flight reconciles per decryption permit (`--concurrency`).
+const RECONCILES_PER_DECRYPT: usize = 4;
+
 /// State shared by every namespace's controller.
 pub struct Shared {
     pub client: kube::Client,
     pub flags: Arc<Flags>,
     pub keys: Arc<KeyStore>,
     pub metrics: Arc<Metrics>,
-    pub recorder: Recorder,
+    pub events: Publisher,
     /// Secrets known to hold what their SealedSecret says, by resourceVersion.
     verified: Mutex<HashMap<Key, String>>,
     /// Which keys opened each SealedSecret, for the per-key gauge.
@@ -61,20 +65,14 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(client: kube::Client, flags: Arc<Flags>, keys: Arc<KeyStore>, metrics: Arc<Metrics>) -> Arc<Self> {
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "sealed-secrets".into(),
-                instance: flags.pod_name.clone(),
-            },
-        );
+        let events = Publisher::new(client.clone(), "sealed-secrets", flags.pod_name.as_deref(), "Unseal");
         let permits = flags.concurrency();
         Arc::new(Shared {
             client,
             flags,
             keys,
             metrics,
-            recorder,
+            events,
             verified: Mutex::default(),
             key_use: Mutex::default(),
             failures: Mutex::default(),
@@ -94,60 +92,8 @@ pub struct Ctx {
     namespace: Option<String>,
     sealed: Store<SealedSecret>,
     /// Metadata of Secrets; `None` with `--skip-recreate`.
-    secrets: Option<Store<PartialObjectMeta<Secret>>>,
+    secrets: Option<Arc<SecretIndex>>,
     primed: OnceCell<()>,
-}
-
-/// Drops ciphertexts from cached SealedSecrets that are in sync, keeping the
-/// digest, so that memory stays flat with many SealedSecrets. A SealedSecret that
-/// still needs work keeps everything, saving a GET.
-pub fn slim(ss: &mut SealedSecret) {
-    let digest = sealed_digest(ss);
-    ss.metadata.managed_fields = None;
-    ss.annotations_mut().insert(CACHED_DIGEST.into(), digest);
-    let synced = ss.status.as_ref().is_some_and(|s| {
-        s.observed_generation == ss.metadata.generation
-            && s.conditions.iter().any(|c| c.type_ == "Synced" && c.status == "True")
-    });
-    if synced {
-        // `String::new()`, not `clear()`: the buffer itself must go.
-        ss.spec.encrypted_data.values_mut().for_each(|v| *v = String::new());
-        ss.spec.data = ss.spec.data.take().map(|_| k8s_openapi::ByteString(Vec::new()));
-        ss.annotations_mut().remove(gitseal_api::annotations::LAST_APPLIED[0]);
-        ss.annotations_mut().remove(gitseal_api::annotations::LAST_APPLIED[1]);
-    }
-}
-
-fn is_slim(ss: &SealedSecret) -> bool {
-    ss.spec.encrypted_data.values().any(String::is_empty) || ss.spec.data.as_ref().is_some_and(|d| d.0.is_empty())
-}
-
-/// Keeps only what the controller reads from a Secret's metadata: name,
-/// namespace, resourceVersion, its own annotations and SealedSecret owners.
-/// Unrelated Secrets shrink to their name, so memory stays flat.
-pub fn trim_secret_meta(m: &mut PartialObjectMeta<Secret>) {
-    let meta = std::mem::take(&mut m.metadata);
-    let annotations = meta.annotations.map(|mut a| {
-        a.retain(|k, _| {
-            crate::annotations::is_ours(k)
-                || k == gitseal_api::annotations::MANAGED
-                || k == gitseal_api::annotations::PATCH
-        });
-        a
-    });
-    let owner_references = meta.owner_references.map(|mut refs| {
-        refs.retain(|r| r.kind == "SealedSecret");
-        refs
-    });
-    m.metadata = ObjectMeta {
-        name: meta.name,
-        namespace: meta.namespace,
-        resource_version: meta.resource_version,
-        annotations: annotations.filter(|a| !a.is_empty()),
-        owner_references: owner_references.filter(|r| !r.is_empty()),
-        ..Default::default()
-    };
-    m.types = None;
 }
 
 fn key_of(ss: &SealedSecret) -> Key {
@@ -198,8 +144,9 @@ async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Ctx>) -> Result<Action, Error
         }
         result?;
         lock(&shared.failures).remove(&key_of(&ss));
-        // No periodic resync is needed (the watches bring every change); this is a safety net.
-        Ok(Action::requeue(Duration::from_secs(10 * 3600)))
+        // The watches bring every change. No periodic requeue: with many
+        // SealedSecrets the scheduler's timers would cost megabytes for nothing.
+        Ok(Action::await_change())
     }
     .instrument(span)
     .await
@@ -212,14 +159,7 @@ async fn publish(
     reason: &str,
     note: &str,
 ) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note.into()),
-        action: "Unseal".into(),
-        secondary: None,
-    };
-    if let Err(e) = shared.recorder.publish(&event, reference).await {
+    if let Err(e) = shared.events.publish(reference, type_, reason, note).await {
         debug!(error = %e, "publishing an event failed");
     }
 }
@@ -251,8 +191,8 @@ async fn write_status(ss: &SealedSecret, ctx: &Ctx, outcome: &Outcome) -> Result
 /// Secret by its MAC, instead of a GET per SealedSecret.
 async fn prime(ctx: &Ctx) {
     let _ = ctx.sealed.wait_until_ready().await;
-    let Some(secrets_store) = &ctx.secrets else { return };
-    let _ = secrets_store.wait_until_ready().await;
+    let Some(secrets_index) = &ctx.secrets else { return };
+    secrets_index.wait_until_ready().await;
     ctx.shared.keys.wait_ready().await;
     let keys = ctx.shared.keys.snapshot();
     let Some(mac_key) = keys.mac_key() else { return };
@@ -362,22 +302,14 @@ async fn sync(ss: &Arc<SealedSecret>, ctx: &Ctx) -> Result<bool, Error> {
     let digest = digest_of(ss);
 
     // 1. The cache says the Secret is the one we verified, and nothing changed.
-    let cached = ctx
-        .secrets
-        .as_ref()
-        .map(|s| s.get(&ObjectRef::new(&name).within(&namespace)));
+    let cached = ctx.secrets.as_ref().map(|s| s.get(&namespace, &name));
     if let Some(Some(meta)) = &cached {
-        let rv = meta.metadata.resource_version.as_deref().unwrap_or("");
-        let same_digest = meta.metadata.annotations.as_ref().and_then(|a| a.get(SEALED_DIGEST)) == Some(&digest);
+        let rv = meta.resource_version.as_deref().unwrap_or("");
+        let same_digest = meta.annotations.as_ref().and_then(|a| a.get(SEALED_DIGEST)) == Some(&digest);
         let verified = lock(&shared.verified).get(&id).is_some_and(|v| v == rv);
-        if verified
-            && same_digest
-            && matches!(
-                ownership(ss, Some(&meta.metadata)),
-                Ownership::Replace | Ownership::Patch { .. }
-            )
+        if verified && same_digest && matches!(ownership(ss, Some(meta)), Ownership::Replace | Ownership::Patch { .. })
         {
-            record_key_use(shared, id, &meta.metadata);
+            record_key_use(shared, id, meta);
             return Ok(false);
         }
     }
@@ -395,7 +327,15 @@ async fn sync(ss: &Arc<SealedSecret>, ctx: &Ctx) -> Result<bool, Error> {
     if own == Ownership::Unmanaged {
         return Err(Error::Unmanaged(name));
     }
-    // A cached SealedSecret without its ciphertexts: read it whole.
+    if let (Some(existing), Some(mac_key)) = (&existing, keys.mac_key())
+        && let Some(rv) = verify(ss, &digest, existing, mac_key)
+    {
+        lock(&shared.verified).insert(id.clone(), rv);
+        record_key_use(shared, id, &existing.metadata);
+        return Ok(false);
+    }
+
+    // 3. Decrypt. The cache holds no ciphertexts: read the whole object.
     let (full, digest) = if is_slim(ss) {
         let api: Api<SealedSecret> = Api::namespaced(shared.client.clone(), &namespace);
         match api.get_opt(&name).await.map_err(Error::Fetch)? {
@@ -408,15 +348,6 @@ async fn sync(ss: &Arc<SealedSecret>, ctx: &Ctx) -> Result<bool, Error> {
     } else {
         (ss.clone(), digest)
     };
-    if let (Some(existing), Some(mac_key)) = (&existing, keys.mac_key())
-        && let Some(rv) = verify(&full, &digest, existing, mac_key)
-    {
-        lock(&shared.verified).insert(id.clone(), rv);
-        record_key_use(shared, id, &existing.metadata);
-        return Ok(false);
-    }
-
-    // 3. Decrypt.
     let hint = existing
         .as_ref()
         .map(|s| recorded_keys(&s.metadata))
@@ -567,14 +498,18 @@ pub async fn run_controller(shared: Arc<Shared>, namespace: Option<String>) {
     let (secrets, secrets_stream) = if flags.skip_recreate {
         (None, None)
     } else {
-        let (store, writer) = reflector::store::<PartialObjectMeta<Secret>>();
+        let index = Arc::new(SecretIndex::default());
+        let writer = index.clone();
         // Api<PartialObjectMeta<_>> makes metadata-only requests: memory stays flat.
         let stream = watcher(secret_api, wc)
             .default_backoff()
-            .modify(trim_secret_meta)
-            .reflect(writer)
+            .inspect(move |event| {
+                if let Ok(event) = event {
+                    writer.apply(event);
+                }
+            })
             .touched_objects();
-        (Some(store), Some(stream))
+        (Some(index), Some(stream))
     };
 
     let ctx = Arc::new(Ctx {
@@ -585,7 +520,11 @@ pub async fn run_controller(shared: Arc<Shared>, namespace: Option<String>) {
         primed: OnceCell::new(),
     });
     let key_changes = tokio_stream_from_watch(shared.keys.subscribe());
-    let concurrency = u16::try_from(flags.concurrency()).unwrap_or(u16::MAX).max(1);
+    // Decryption is bounded by `decrypt_permits`; more reconciles than permits
+    // keep the CPUs busy while others wait on the API server.
+    let concurrency = u16::try_from(flags.concurrency().saturating_mul(RECONCILES_PER_DECRYPT))
+        .unwrap_or(u16::MAX)
+        .max(1);
     let mut controller = Controller::for_stream(sealed_stream, sealed)
         .with_config(ControllerConfig::default().concurrency(concurrency))
         .reconcile_all_on(key_changes);
@@ -656,7 +595,7 @@ pub fn refresh_gauges(shared: &Shared) {
                     condition: "Synced".into(),
                     ss_app_kubernetes_io_instance: ss
                         .labels()
-                        .get("app.kubernetes.io/instance")
+                        .get(crate::cache::INSTANCE_LABEL)
                         .cloned()
                         .unwrap_or_default(),
                 })
@@ -738,29 +677,30 @@ mod tests {
     fn ctx(client: kube::Client, keys: Arc<KeyStore>, ss: &SealedSecret, secrets: &[Secret]) -> Arc<Ctx> {
         let flags = Arc::new(<Flags as clap::Parser>::parse_from(["gitseal-controller"]));
         let shared = Shared::new(client, flags, keys, Metrics::new());
+        // As the watches feed them: the SealedSecret slimmed, Secrets indexed.
         let (sealed, mut sw) = reflector::store::<SealedSecret>();
+        let mut cached = ss.clone();
+        slim(&mut cached);
         sw.apply_watcher_event(&WEvent::Init);
-        sw.apply_watcher_event(&WEvent::InitApply(ss.clone()));
+        sw.apply_watcher_event(&WEvent::InitApply(cached));
         sw.apply_watcher_event(&WEvent::InitDone);
-        let (meta, mut mw) = reflector::store::<PartialObjectMeta<Secret>>();
-        mw.apply_watcher_event(&WEvent::Init);
+        let index = Arc::new(SecretIndex::default());
+        index.apply(&WEvent::Init);
         for s in secrets {
-            let mut m = PartialObjectMeta::<Secret> {
+            index.apply(&WEvent::InitApply(PartialObjectMeta::<Secret> {
                 types: None,
                 metadata: s.metadata.clone(),
                 _phantom: Default::default(),
-            };
-            trim_secret_meta(&mut m);
-            mw.apply_watcher_event(&WEvent::InitApply(m));
+            }));
         }
-        mw.apply_watcher_event(&WEvent::InitDone);
-        // Keep the writers alive for the test's duration.
-        std::mem::forget((sw, mw));
+        index.apply(&WEvent::InitDone);
+        // Keep the writer alive for the test's duration.
+        std::mem::forget(sw);
         Arc::new(Ctx {
             shared,
             namespace: Some("app".into()),
             sealed,
-            secrets: Some(meta),
+            secrets: Some(index),
             primed: OnceCell::new(),
         })
     }
@@ -804,9 +744,18 @@ mod tests {
         let ss = sealed(&keys);
         let (svc, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let ctx1 = ctx(kube::Client::new(svc, "default"), keys.clone(), &ss, &[]);
+        let full = serde_json::to_value(&ss).unwrap();
         let verifier = tokio::spawn(async move {
             let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/app/secrets").await;
             respond(send, 200, empty_list());
+            // The cache holds no ciphertexts: the whole object is read once, to decrypt.
+            let (_, send) = expect(
+                &mut handle,
+                Method::GET,
+                "/apis/bitnami.com/v1alpha1/namespaces/app/sealedsecrets/db",
+            )
+            .await;
+            respond(send, 200, full);
             let (mut secret, send) = expect(&mut handle, Method::POST, "/api/v1/namespaces/app/secrets").await;
             assert_eq!(secret["data"]["password"], "aHVudGVyMg==");
             assert_eq!(secret["metadata"]["ownerReferences"][0]["uid"], "ss-uid");
@@ -838,7 +787,8 @@ mod tests {
             );
             (handle, secret, patch["status"].clone())
         });
-        reconcile(Arc::new(ss.clone()), ctx1.clone()).await.unwrap();
+        let cached = ctx1.sealed.get(&ObjectRef::new("db").within("app")).unwrap();
+        reconcile(cached, ctx1.clone()).await.unwrap();
         let (_handle, secret_json, status) = verifier.await.unwrap();
         assert!(ctx1.shared.metrics.rsa_decrypts.get() >= 1);
 
@@ -846,7 +796,6 @@ mod tests {
         let secret: Secret = serde_json::from_value(secret_json.clone()).unwrap();
         let mut synced = ss.clone();
         synced.status = Some(serde_json::from_value(status).unwrap());
-        slim(&mut synced);
         let (svc, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let ctx2 = ctx(
             kube::Client::new(svc, "default"),
@@ -868,7 +817,8 @@ mod tests {
                 "restart made an extra API call"
             );
         });
-        reconcile(Arc::new(synced), ctx2.clone()).await.unwrap();
+        let cached = ctx2.sealed.get(&ObjectRef::new("db").within("app")).unwrap();
+        reconcile(cached, ctx2.clone()).await.unwrap();
         verifier.await.unwrap();
         assert_eq!(ctx2.shared.metrics.rsa_decrypts.get(), 0, "restart must not decrypt");
     }
@@ -930,7 +880,8 @@ mod tests {
                 json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "db"}, "spec": {"encryptedData": {}}}),
             );
         });
-        let err = reconcile(Arc::new(ss), ctx.clone()).await.unwrap_err();
+        let cached = ctx.sealed.get(&ObjectRef::new("db").within("app")).unwrap();
+        let err = reconcile(cached, ctx.clone()).await.unwrap_err();
         assert!(matches!(err, Error::Unmanaged(_)), "{err}");
         verifier.await.unwrap();
         assert_eq!(

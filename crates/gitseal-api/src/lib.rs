@@ -62,8 +62,9 @@ pub struct SealedSecretSpec {
     pub encrypted_data: BTreeMap<String, String>,
     /// Secret template: metadata, type and immutability of the Secret to create,
     /// plus `data` rendered as Go templates over the decrypted items.
+    // Boxed: it is large and usually absent, and the controller caches many specs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<SecretTemplateSpec>,
+    pub template: Option<Box<SecretTemplateSpec>>,
     /// Deprecated: the whole Secret sealed as one blob (pre-v0.7 kubeseal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::byte_string")]

@@ -258,12 +258,12 @@ pub fn seal(input: InputSecret, key: &PublicKey, opts: &SealOptions<'_>) -> Resu
     let mut sealed = SealedSecret::new(
         &name,
         SealedSecretSpec {
-            template: Some(SecretTemplateSpec {
+            template: Some(Box::new(SecretTemplateSpec {
                 metadata: Some(metadata),
                 type_,
                 immutable,
                 data: None,
-            }),
+            })),
             encrypted_data,
             data: None,
         },

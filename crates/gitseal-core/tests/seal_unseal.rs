@@ -284,10 +284,10 @@ fn templates_render_even_without_encrypted_items() {
     let sealed = SealedSecret {
         metadata: kube_meta("team-a", "static"),
         spec: SealedSecretSpec {
-            template: Some(SecretTemplateSpec {
+            template: Some(Box::new(SecretTemplateSpec {
                 data: Some([("config".to_string(), Some("mode={{ \"prod\" }}".to_string()))].into()),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         },
         status: None,
