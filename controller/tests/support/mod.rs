@@ -107,7 +107,17 @@ impl Controller {
     pub fn start(emu: &Emulator, extra: &[&str]) -> Controller {
         let kubeconfig = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(kubeconfig.path(), emu.kubeconfig("default")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gitseal-controller"))
+        // GITSEAL_CONTROLLER_WRAPPER runs the binary under a profiler, e.g. heaptrack.
+        let binary = env!("CARGO_BIN_EXE_gitseal-controller");
+        let mut command = match std::env::var("GITSEAL_CONTROLLER_WRAPPER") {
+            Ok(wrapper) if !wrapper.is_empty() => {
+                let mut c = Command::new(wrapper);
+                c.arg(binary);
+                c
+            }
+            _ => Command::new(binary),
+        };
+        let mut child = command
             .args(["--kubeconfig"])
             .arg(kubeconfig.path())
             .args([

@@ -210,6 +210,16 @@ impl Emulator {
             .collect()
     }
 
+    /// How many objects `list` would return, without rendering them: cheap
+    /// enough to poll while a benchmark runs.
+    pub fn count(&self, api_version: &str, plural: &str, namespace: Option<&str>) -> usize {
+        let st = self.shared.lock();
+        let Some((rt, _)) = resolve(&st.store, api_version, plural) else {
+            return 0;
+        };
+        st.store.iter(rt, namespace.filter(|_| rt.namespaced), None).count()
+    }
+
     /// Insert an object directly with create semantics (generateName, uid, resourceVersion,
     /// creationTimestamp, watch events), bypassing faults. A namespaced object without a namespace
     /// goes to `default`; a `resourceVersion` in the input is ignored.

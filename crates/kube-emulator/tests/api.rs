@@ -470,6 +470,8 @@ async fn owner_references_cascade() {
         .map(|s| s["metadata"]["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(left, ["of-b", "of-both"]);
+    assert_eq!(emu.count("v1", "secrets", Some("default")), 2);
+    assert_eq!(emu.count("v1", "secrets", Some("elsewhere")), 0);
     assert!(emu.get("v1", "configmaps", Some("default"), "grandchild").is_none());
     cms.delete("b", &DeleteParams::default()).await.unwrap();
     assert!(emu.list("v1", "secrets", Some("default")).is_empty());
