@@ -59,6 +59,15 @@ pub enum Command {
                       gitseal reencrypt < old.yaml > new.yaml"
     )]
     Reencrypt(ReencryptArgs),
+    /// Find plaintext Secrets, PEM private keys and age secret keys before they are committed.
+    #[command(after_help = "Reports each finding as FILE:LINE and exits 1 if there is any, so it \
+                      works as a pre-commit hook (see .pre-commit-hooks.yaml). SealedSecrets are not \
+                      reported. Directories are walked with .gitignore and .gitsealignore rules \
+                      (gitignore syntax); a line containing `gitseal:ignore` is not reported.\n\n\
+                      Examples:\n  \
+                      gitseal scan\n  \
+                      gitseal scan deploy/ charts/values-prod.yaml")]
+    Scan(ScanArgs),
     /// Generate a controller key pair (bring-your-own-key setups).
     Keygen(KeygenArgs),
     /// Print the SealedSecret CustomResourceDefinition.
@@ -278,6 +287,13 @@ pub struct ValidateArgs {
     /// Accept SealedSecrets that use the deprecated spec.data field.
     #[arg(long)]
     pub accept_deprecated_v1_data: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files and directories to scan. Default: the current directory.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -47,6 +47,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Cert(args) => commands::cert::run(args, kube)?,
         Command::Reencrypt(args) => commands::reencrypt::run(args, kube)?,
+        Command::Scan(args) => {
+            if !commands::scan::run(args)? {
+                return Ok(ExitCode::from(1));
+            }
+        }
         Command::Keygen(args) => commands::keygen::run(args)?,
         Command::Demo => commands::demo::run()?,
         Command::Crd => io::emit(None, gitseal_core::api::crd_yaml().as_bytes(), None)?,

@@ -1009,3 +1009,68 @@ fn closed_pipes_and_ambiguous_inputs_are_handled() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(docs(&stdout(&o)).len(), 3);
 }
+
+#[test]
+fn scan_reports_plaintext_secrets_and_keys_with_file_and_line() {
+    let env = Env::new();
+    let root = env.path("repo");
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+    };
+    // Built at run time so that scanning this repository doesn't report the test itself.
+    let age = format!(
+        "AGE-SECRET-KEY-1{}",
+        "QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS5AQS47"
+    );
+    let pem = format!("{} EC PRIVATE KEY-----", "-----BEGIN");
+    let secret =
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: app\nstringData:\n  password: hunter2\n";
+    write("deploy/secret.yaml", &format!("# the database\n---\n{secret}"));
+    write(
+        "deploy/list.json",
+        r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls"}, "data": {"tls.key": "eA=="}}]}"#,
+    );
+    let sealed = stdout(&env.run(&["seal", "--cert", CERT], std::fs::read(repo(DB)).unwrap()));
+    write("deploy/sealed.yaml", &sealed);
+    write(".env", &format!("AGE_IDENTITY={age}\n"));
+    write("docs/keys.md", &format!("Example:\n\n    {pem} <- gitseal:ignore\n"));
+    write("vendor/upstream.yaml", secret);
+    write(".gitsealignore", "vendor/\n");
+
+    let o = env.run(&["scan", root.to_str().unwrap()], "");
+    let r = root.display();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "{r}/.env:1: age secret key (AGE-SECRET-KEY-1…)\n\
+             {r}/deploy/list.json:1: document 1 item 1: plaintext Secret tls (data: 1 item)\n\
+             {r}/deploy/secret.yaml:3: document 1: plaintext Secret app/db (stringData: 1 item)\n"
+        )
+    );
+    assert!(stderr(&o).contains("3 findings in 3 files"), "{}", stderr(&o));
+
+    // Files named explicitly, as pre-commit passes them: the ignore file still applies.
+    let o = env.run(
+        &[
+            "scan",
+            root.join("vendor/upstream.yaml").to_str().unwrap(),
+            root.join("deploy/sealed.yaml").to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o), "");
+
+    // A missing path is an error, not a clean scan.
+    let o = env.run(&["scan", root.join("nope.yaml").to_str().unwrap()], "");
+    assert_fails(&o, 1, &["nope.yaml: cannot read"]);
+}
+
+#[test]
+fn this_repository_scans_clean() {
+    let o = Env::new().run(&["scan"], "");
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+}

@@ -4,6 +4,7 @@ pub mod cert;
 pub mod demo;
 pub mod keygen;
 pub mod reencrypt;
+pub mod scan;
 pub mod seal;
 pub mod unseal;
 pub mod validate;

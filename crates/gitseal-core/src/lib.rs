@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod meta;
 pub mod names;
 pub mod rotate;
+pub mod scan;
 pub mod scope;
 pub mod seal;
 pub mod unseal;
