@@ -8,12 +8,12 @@ mod online;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{CommandFactory as _, Parser as _};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser as _};
 
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -30,6 +30,21 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Parses the arguments. Installed as `kubectl-gitseal`, kubectl runs it as a plugin
+/// (`kubectl gitseal seal …`) and help and errors say `kubectl gitseal`.
+fn parse() -> Cli {
+    let plugin = std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .is_some_and(|name| name == "kubectl-gitseal");
+    if !plugin {
+        return Cli::parse();
+    }
+    let matches = Cli::command().bin_name("kubectl gitseal").get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -1074,3 +1074,40 @@ fn this_repository_scans_clean() {
     let o = Env::new().run(&["scan"], "");
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 }
+
+#[test]
+fn works_as_a_kubectl_plugin() {
+    let env = Env::new();
+    let bin = env.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let plugin = bin.join("kubectl-gitseal");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("gitseal"), &plugin).unwrap();
+    // kubectl runs `kubectl-gitseal ARGS` for `kubectl gitseal ARGS`.
+    let run = |args: &[&str]| {
+        let mut c = Command::new(&plugin);
+        c.current_dir(repo(""))
+            .env("HOME", env.dir.path())
+            .env("KUBECONFIG", env.path("no-kubeconfig"))
+            .args(args);
+        c.output().unwrap()
+    };
+    let o = run(&["seal", "--cert", CERT, "-f", DB]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(docs(&stdout(&o))[0]["kind"], "SealedSecret");
+    let o = run(&["--help"]);
+    assert!(stdout(&o).contains("Usage: kubectl gitseal"), "{}", stdout(&o));
+    let o = run(&["seal", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("kubectl gitseal seal"), "{}", stderr(&o));
+
+    // Through kubectl itself, when the machine has it.
+    if Command::new("kubectl").arg("version").arg("--client").output().is_ok() {
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let o = Command::new("kubectl")
+            .args(["gitseal", "--version"])
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&o).trim(), format!("gitseal {}", env!("CARGO_PKG_VERSION")));
+    }
+}
