@@ -48,7 +48,6 @@ struct SeriesKey {
 
 #[derive(Debug)]
 struct Seen {
-    namespace: Box<str>,
     name: Box<str>,
     count: i32,
     last: Instant,
@@ -84,14 +83,8 @@ impl Recent {
 /// What to do for one publish: create a new event, or bump an existing series.
 #[derive(Debug, PartialEq)]
 enum Step {
-    Create {
-        name: String,
-    },
-    Bump {
-        namespace: String,
-        name: String,
-        count: i32,
-    },
+    Create { name: String },
+    Bump { name: String, count: i32 },
 }
 
 impl Publisher {
@@ -108,8 +101,18 @@ impl Publisher {
     }
 
     fn step(&self, regarding: &ObjectReference, type_: EventType, reason: &str, now: Instant, ts: Timestamp) -> Step {
+        // The uid; an object without one (never from the API server) by namespace/name.
+        let uid = match regarding.uid.as_deref() {
+            Some(uid) if !uid.is_empty() => uid.into(),
+            _ => format!(
+                "{}/{}",
+                regarding.namespace.as_deref().unwrap_or_default(),
+                regarding.name.as_deref().unwrap_or_default()
+            )
+            .into(),
+        };
         let key = SeriesKey {
-            uid: regarding.uid.as_deref().unwrap_or_default().into(),
+            uid,
             type_,
             reason: reason.into(),
         };
@@ -121,7 +124,6 @@ impl Publisher {
             seen.count = seen.count.saturating_add(1);
             seen.last = now;
             return Step::Bump {
-                namespace: seen.namespace.to_string(),
                 name: seen.name.to_string(),
                 count: seen.count,
             };
@@ -132,11 +134,9 @@ impl Publisher {
             regarding.name.as_deref().unwrap_or(&self.controller),
             ts.as_nanosecond()
         );
-        let namespace = regarding.namespace.as_deref().unwrap_or("default");
         recent.seen.insert(
             key,
             Seen {
-                namespace: namespace.into(),
                 name: name.as_str().into(),
                 count: 1,
                 last: now,
@@ -176,8 +176,8 @@ impl Publisher {
                 };
                 api.create(&PostParams::default(), &event).await.map(drop)
             }
-            Step::Bump { namespace, name, count } => {
-                let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
+            // Same uid, same object: the event is in its namespace.
+            Step::Bump { name, count } => {
                 let patch = serde_json::json!({
                     "note": note,
                     "series": EventSeries { count, last_observed_time: MicroTime(ts) },
@@ -228,7 +228,6 @@ mod tests {
                 ts
             ),
             Step::Bump {
-                namespace: "app".into(),
                 name: name.clone(),
                 count: 2
             }

@@ -398,17 +398,11 @@ fn custom_names_reach_every_object_and_the_notes() {
     );
 }
 
-/// The flags `gitseal-controller --help` documents.
+/// The controller's long flags, from its clap definition (what `--help` prints).
 fn controller_flags() -> BTreeSet<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_gitseal-controller"))
-        .arg("--help")
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("--"))
-        .map(|l| l.split([' ', '=', '[']).next().unwrap().to_string())
+    <gitseal_controller::config::Flags as clap::CommandFactory>::command()
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
         .collect()
 }
 
