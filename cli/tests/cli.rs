@@ -658,7 +658,15 @@ fn validate_offline_with_cert_or_keys() {
     assert!(stdout(&o).contains("no key could decrypt secret (password, username)"));
 
     let text = std::fs::read_to_string(&sealed).unwrap();
-    let broken = regex_replace_item(&text, "username", "not*base64").replacen("  name: db-credentials\n  namespace: team-a", "  annotations:\n    sealedsecrets.bitnami.com/cluster-wide: \"true\"\n  name: db-credentials\n  namespace: team-a", 1);
+    let broken = regex_replace_item(&text, "username", "not*base64").replacen(
+        "  annotations:\n",
+        "  annotations:\n    sealedsecrets.bitnami.com/cluster-wide: \"true\"\n",
+        1,
+    );
+    assert!(
+        broken.contains("cluster-wide"),
+        "the outer metadata has annotations (gitseal.dev/sealed-to)"
+    );
     let o = env.run(&["validate", "--cert", CERT], broken);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);

@@ -180,7 +180,8 @@ async fn with_keys<T: Send + 'static>(
     };
     let result = tokio::task::spawn_blocking(move || {
         let current = keys.current().map(|k| k.key.public_key());
-        f(&ss, &keys.decryption_order(&[]), current, opts)
+        let hint = gitseal_core::seal::sealed_to(ss.metadata.annotations.as_ref());
+        f(&ss, &keys.decryption_order(&hint), current, opts)
     })
     .await;
     Ok(result.ok().flatten())

@@ -58,9 +58,7 @@ impl std::fmt::Debug for LoadedKey {
 
 /// The short form of a key fingerprint used in annotations and metric labels.
 pub fn short_fingerprint(key: &PrivateKey) -> String {
-    let fp = key.fingerprint();
-    let body = fp.strip_prefix("SHA256:").unwrap_or(fp);
-    body.chars().take(16).collect()
+    key.public_key().short_fingerprint()
 }
 
 /// Parses one key Secret. `None` if its label says it isn't loaded.

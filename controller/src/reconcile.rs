@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use gitseal_api::SealedSecret;
+use gitseal_core::seal::sealed_to;
 use gitseal_core::unseal::{UnsealOptions, unseal};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -408,8 +409,11 @@ type Decrypted = (
     Vec<String>,
 );
 
-fn decrypt(keys: &KeySet, ss: &SealedSecret, hint: &[String], opts: UnsealOptions) -> Decrypted {
-    let hint: Vec<&str> = hint.iter().map(String::as_str).collect();
+/// Unseals `ss` trying first the keys that opened it last time (`last_used`, from
+/// its Secret), then the keys it says it was sealed to, then newest to oldest.
+fn decrypt(keys: &KeySet, ss: &SealedSecret, last_used: &[String], opts: UnsealOptions) -> Decrypted {
+    let mut hint: Vec<&str> = last_used.iter().map(String::as_str).collect();
+    hint.extend(sealed_to(ss.metadata.annotations.as_ref()));
     let order = keys.decryption_order(&hint);
     let result = unseal(ss, &order, opts);
     let mut used: Vec<String> = Vec::new();
@@ -736,6 +740,57 @@ mod tests {
 
     fn empty_list() -> Value {
         json!({"apiVersion": "v1", "kind": "SecretList", "metadata": {"resourceVersion": "1"}, "items": []})
+    }
+
+    #[test]
+    fn a_sealed_to_record_spares_the_wrong_key_trials() {
+        // Two keys of one size: a key of another size is told apart without RSA.
+        use base64::Engine as _;
+        let b64 = |b: &str| base64::engine::general_purpose::STANDARD.encode(b);
+        let expired: Secret = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "sealed-secrets-keyold", "namespace": "kube-system",
+                "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}},
+            "type": "kubernetes.io/tls",
+            "data": {"tls.crt": b64(include_str!("../../testdata/keys/expired.crt")),
+                     "tls.key": b64(include_str!("../../testdata/keys/expired.key"))}}))
+        .unwrap();
+        let secrets = [serde_saphyr::from_str::<Secret>(KEY_SECRET).unwrap(), expired];
+        let (set, errors) = KeyCache::default().build(
+            secrets.iter(),
+            crate::config::KeyOrderPriority::CertNotBefore,
+            "sealed-secrets-key",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let oldest = set.keys().last().unwrap();
+        assert!(!Arc::ptr_eq(oldest, set.current().unwrap()));
+        let input = gitseal_core::seal::InputSecret::from_value(&json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "app"}, "stringData": {"a": "1", "b": "2", "c": "3"}}))
+        .unwrap();
+        let opts = gitseal_core::seal::SealOptions::default();
+        let ss = gitseal_core::seal::seal(input, oldest.key.public_key(), &opts).unwrap();
+        let unseal_opts = UnsealOptions::default();
+
+        let (opened, used) = decrypt(&set, &ss, &[], unseal_opts);
+        assert_eq!(opened.unwrap().rsa_operations, 3, "one item per RSA operation");
+        assert_eq!(used, std::slice::from_ref(&oldest.short_fingerprint));
+
+        // Sealed by kubeseal: nothing says which key, so newest to oldest.
+        let mut unrecorded = ss.clone();
+        unrecorded.metadata.annotations = None;
+        let (opened, _) = decrypt(&set, &unrecorded, &[], unseal_opts);
+        assert_eq!(
+            opened.unwrap().rsa_operations,
+            4,
+            "the first item tries the newest key first"
+        );
+        // A Secret's record of the key that opened it last time works as well.
+        let (opened, _) = decrypt(
+            &set,
+            &unrecorded,
+            std::slice::from_ref(&oldest.short_fingerprint),
+            unseal_opts,
+        );
+        assert_eq!(opened.unwrap().rsa_operations, 3);
     }
 
     #[tokio::test]

@@ -31,6 +31,10 @@ pub mod annotations {
     pub const SKIP_SET_OWNER_REFERENCES: &str = "sealedsecrets.bitnami.com/skip-set-owner-references";
     /// Label on the controller's key Secrets; value `active` (or `compromised`).
     pub const SEALED_SECRETS_KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
+    /// gitseal's own, on a SealedSecret's `metadata.annotations`: short
+    /// fingerprints of the keys its items were sealed to, comma-separated. Only a
+    /// hint for which key to try first; Bitnami's controller ignores it.
+    pub const SEALED_TO: &str = "gitseal.dev/sealed-to";
     /// Annotations kubeseal strips from the template because they hold plaintext.
     pub const LAST_APPLIED: [&str; 2] = [
         "kubectl.kubernetes.io/last-applied-configuration",

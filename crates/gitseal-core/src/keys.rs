@@ -111,6 +111,13 @@ impl PublicKey {
         &self.fingerprint
     }
 
+    /// The first 16 characters of the fingerprint's base64 body (96 bits): the
+    /// form gitseal uses in annotations and metric labels.
+    pub fn short_fingerprint(&self) -> String {
+        let body = self.fingerprint.strip_prefix("SHA256:").unwrap_or(&self.fingerprint);
+        body.chars().take(16).collect()
+    }
+
     /// The SubjectPublicKeyInfo DER.
     pub fn spki_der(&self) -> &[u8] {
         &self.spki_der

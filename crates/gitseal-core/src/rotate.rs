@@ -62,6 +62,11 @@ pub fn reseal<K: Borrow<PrivateKey>>(
     out.status = None;
     let v1_blob = out.spec.data.take().is_some();
     out.spec.encrypted_data = encrypted_data;
+    // Every item is now sealed to `to`, so the record is complete whatever it said before.
+    out.metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(gitseal_api::annotations::SEALED_TO.into(), to.short_fingerprint());
     let template = out.spec.template.get_or_insert_with(Default::default);
     if v1_blob {
         // The blob carried the whole Secret; its metadata and type become the template.

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use gitseal_api::annotations::SEALED_TO;
 use gitseal_api::{SealedSecret, SealedSecretSpec, SecretTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
@@ -255,6 +256,7 @@ pub fn seal(input: InputSecret, key: &PublicKey, opts: &SealOptions<'_>) -> Resu
     strip_metadata(&mut metadata);
     let mut outer_annotations = BTreeMap::new();
     scope.write_annotations(&mut outer_annotations);
+    outer_annotations.insert(SEALED_TO.into(), key.short_fingerprint());
     let mut sealed = SealedSecret::new(
         &name,
         SealedSecretSpec {
@@ -286,6 +288,44 @@ pub(crate) fn encrypt_items(
             Ok((k.clone(), STANDARD.encode(ct)))
         })
         .collect()
+}
+
+/// Most fingerprints a [`SEALED_TO`] annotation is read for: it is only a hint,
+/// and a SealedSecret is rarely sealed to more than a couple of keys.
+const MAX_SEALED_TO: usize = 16;
+
+/// The short key fingerprints a SealedSecret says its items were sealed to
+/// ([`SEALED_TO`]), to try before the others. Empty if it doesn't say.
+pub fn sealed_to(annotations: Option<&BTreeMap<String, String>>) -> Vec<&str> {
+    annotations
+        .and_then(|a| a.get(SEALED_TO))
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .take(MAX_SEALED_TO)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Adds `key` to the [`SEALED_TO`] annotation after items were sealed to it,
+/// keeping the list sorted. Only if the annotation is there already: without it,
+/// nobody knows the keys the other items were sealed to, and a partial list
+/// would claim otherwise. Returns whether the annotation changed.
+fn add_sealed_to(annotations: Option<&mut BTreeMap<String, String>>, key: &PublicKey) -> bool {
+    let Some(value) = annotations.and_then(|a| a.get_mut(SEALED_TO)) else {
+        return false;
+    };
+    let fp = key.short_fingerprint();
+    let mut list: Vec<&str> = value.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if list.contains(&fp.as_str()) {
+        return false;
+    }
+    list.push(&fp);
+    list.sort_unstable();
+    *value = list.join(",");
+    true
 }
 
 /// Seals one value (`--raw`): bare base64 for pasting into `encryptedData`.
@@ -330,6 +370,7 @@ pub fn merge_into(existing: &mut SealedSecret, input: InputSecret, key: &PublicK
     let sealed = encrypt_items(&input.items, key, &label)?;
     let written: Vec<String> = sealed.keys().cloned().collect();
     existing.spec.encrypted_data.extend(sealed);
+    add_sealed_to(existing.metadata.annotations.as_mut(), key);
 
     let mut meta = input.metadata;
     strip_metadata(&mut meta);
@@ -369,6 +410,11 @@ pub fn merge_into_document(doc: &mut Value, input: InputSecret, key: &PublicKey)
         data.insert(name.clone(), Value::String(typed.spec.encrypted_data[name].clone()));
     }
     sort_if_it_was_sorted(data, &written);
+    if let Some(v) = typed.metadata.annotations.as_ref().and_then(|a| a.get(SEALED_TO)) {
+        let mdoc = ensure_object(ensure_object(root, "metadata"), "annotations");
+        mdoc.insert(SEALED_TO.into(), Value::String(v.clone()));
+    }
+    let spec = ensure_object(root, "spec");
 
     let template = typed.spec.template.unwrap_or_default();
     let tdoc = ensure_object(spec, "template");

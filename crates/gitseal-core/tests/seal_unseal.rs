@@ -7,10 +7,10 @@ use std::sync::LazyLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use gitseal_api::annotations::{CLUSTER_WIDE, NAMESPACE_WIDE};
+use gitseal_api::annotations::{CLUSTER_WIDE, NAMESPACE_WIDE, SEALED_TO};
 use gitseal_api::{SealedSecret, SealedSecretSpec, SecretTemplateSpec};
 use gitseal_core::keys::{Certificate, KeyError, PrivateKey, parse_private_keys};
-use gitseal_core::seal::{InputSecret, SealError, SealOptions, merge_into, seal, seal_raw};
+use gitseal_core::seal::{InputSecret, SealError, SealOptions, merge_into, seal, seal_raw, sealed_to};
 use gitseal_core::unseal::{ItemFailure, UnsealError, UnsealOptions, unseal, unseal_raw};
 use gitseal_core::validate::check_structure;
 use gitseal_core::{Scope, hybrid};
@@ -214,6 +214,49 @@ fn reseal_moves_items_to_the_new_key_and_never_widens_scope() {
     let data = u.secret.data.unwrap();
     assert_eq!(data["password"].0, b"p");
     assert_eq!(data["cfg"].0, b"x=p");
+}
+
+#[test]
+fn sealed_to_records_every_key_the_items_were_sealed_to() {
+    use gitseal_core::rotate::reseal;
+    let (second, demo) = (CERT.public_key(), DEMO_KEYS[0].public_key());
+    let items: BTreeMap<_, _> = [("a".to_string(), b"1".to_vec())].into();
+    let mut file = seal(secret_with(&items, "team-a", "app"), second, &opts()).unwrap();
+    let recorded = |f: &SealedSecret| {
+        sealed_to(f.annotations())
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(recorded(&file), [second.short_fingerprint()]);
+    assert_eq!(second.short_fingerprint().len(), 16);
+    assert_ne!(second.short_fingerprint(), demo.short_fingerprint());
+
+    // --merge-into with another key: both are recorded, sorted, once each.
+    let more = |k: &str| input(json!({"apiVersion": "v1", "kind": "Secret", "stringData": {k: "2"}}));
+    merge_into(&mut file, more("b"), demo).unwrap();
+    merge_into(&mut file, more("c"), second).unwrap();
+    let mut both = vec![second.short_fingerprint(), demo.short_fingerprint()];
+    both.sort();
+    assert_eq!(recorded(&file), both);
+
+    // A file that never said (kubeseal's) gets no partial record.
+    let mut kubeseal_made = file.clone();
+    kubeseal_made.metadata.annotations = None;
+    merge_into(&mut kubeseal_made, more("d"), demo).unwrap();
+    assert!(recorded(&kubeseal_made).is_empty());
+
+    // Re-sealing moves every item, so the record is replaced, even where there was none.
+    let all_keys: Vec<&PrivateKey> = KEYS.iter().chain(DEMO_KEYS.iter()).collect();
+    for f in [&file, &kubeseal_made] {
+        let rotated = reseal(f, &all_keys, demo, UnsealOptions::default()).unwrap();
+        assert_eq!(recorded(&rotated), [demo.short_fingerprint()]);
+    }
+
+    // Reading is lenient and bounded: it is only a hint.
+    let hint = |v: &str| sealed_to(Some(&[(SEALED_TO.to_string(), v.to_string())].into())).len();
+    assert_eq!(hint(" a , ,b,"), 2);
+    assert_eq!(hint(&vec!["x"; 100].join(",")), 16);
 }
 
 #[test]
@@ -462,8 +505,8 @@ fn seal_strips_server_fields_and_plaintext_annotations() {
     assert_eq!(out["spec"]["template"]["immutable"], true);
     assert_eq!(
         out["metadata"],
-        json!({"name": "x", "namespace": "team-a"}),
-        "outer metadata: name, namespace, scope only"
+        json!({"name": "x", "namespace": "team-a", "annotations": {SEALED_TO: CERT.public_key().short_fingerprint()}}),
+        "outer metadata: name, namespace, scope and the sealing key's fingerprint only"
     );
     assert!(!serde_json::to_string(&out).unwrap().contains("creationTimestamp"));
 }
