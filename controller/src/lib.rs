@@ -11,7 +11,8 @@
 //! - I/O: [`keywatch`] (key Secrets in, generated keys out), [`reconcile`] (the
 //!   kube-runtime controller), [`leader`] (Lease election), [`http`], [`metrics`],
 //!   [`telemetry`];
-//! - [`config`] holds the flags and [`run`] wires everything together.
+//! - [`config`] holds the flags, [`rbac`] lists every API call the controller
+//!   makes, and [`run`] wires everything together.
 
 pub mod cache;
 pub mod config;
@@ -25,6 +26,7 @@ pub mod leader;
 pub mod metrics;
 pub mod plan;
 pub mod ratelimit;
+pub mod rbac;
 pub mod reconcile;
 pub mod run;
 pub mod status;

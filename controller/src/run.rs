@@ -65,6 +65,9 @@ where
     }
 }
 
+/// `User-Agent` of the controller's API requests.
+pub const USER_AGENT: &str = concat!("gitseal-controller/", env!("CARGO_PKG_VERSION"));
+
 /// The kube client: in-cluster config, else `--kubeconfig`/`$KUBECONFIG`/~/.kube/config.
 pub async fn client(flags: &Flags) -> anyhow::Result<(kube::Client, String)> {
     let config = match &flags.kubeconfig {
@@ -75,6 +78,11 @@ pub async fn client(flags: &Flags) -> anyhow::Result<(kube::Client, String)> {
         }
         None => kube::Config::infer().await?,
     };
+    let mut config = config;
+    // Names the controller in API server audit logs (and to the test emulator).
+    config
+        .headers
+        .push((http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT)));
     let default_ns = config.default_namespace.clone();
     let limiter = RateLimiter::new(flags.kubeclient_qps, flags.kubeclient_burst).map(Arc::new);
     let client = ClientBuilder::try_from(config)?.with_layer(&QpsLayer(limiter)).build();

@@ -3,7 +3,9 @@
 //!
 //! Every rendered object must deserialize into its Kubernetes type with no field
 //! lost (an unknown or misspelt field fails), and the tests assert the security
-//! settings, the RBAC rules and the names `gitseal cert` relies on.
+//! settings, the RBAC rules and the names `gitseal cert` relies on. The RBAC is
+//! checked against every API call the controller makes
+//! (`gitseal_controller::rbac::CALLS`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -172,10 +174,101 @@ impl Rendered {
 
 fn grants(rules: &[PolicyRule], group: &str, resource: &str, verb: &str) -> bool {
     rules.iter().any(|r| {
-        r.api_groups.iter().flatten().any(|g| g == group)
-            && r.resources.iter().flatten().any(|x| x == resource)
-            && r.verbs.iter().any(|v| v == verb)
+        r.api_groups.iter().flatten().any(|g| g == group || g == "*")
+            && r.resources.iter().flatten().any(|x| x == resource || x == "*")
+            && r.verbs.iter().any(|v| v == verb || v == "*")
     })
+}
+
+impl Rendered {
+    /// The rules of the rendered `kind` (Role or ClusterRole) named `name`.
+    fn rules_of(&self, kind: &str, name: &str, namespace: Option<&str>) -> Vec<PolicyRule> {
+        let found = self
+            .all(kind)
+            .into_iter()
+            .find(|o| o["metadata"]["name"] == name && namespace.is_none_or(|ns| o["metadata"]["namespace"] == ns));
+        found
+            .and_then(|o| o["rules"].as_array().cloned())
+            .map_or_else(Vec::new, |rules| {
+                rules
+                    .iter()
+                    .map(|r| serde_json::from_value(r.clone()).unwrap())
+                    .collect()
+            })
+    }
+
+    /// RBAC as the API server decides it: whether a binding of ServiceAccount
+    /// `sa_namespace/sa` grants `verb` on `group`/`resource` in `namespace`
+    /// (`None`: across all namespaces, which only a ClusterRoleBinding grants).
+    /// Rules limited to resourceNames don't count: the controller's calls are not
+    /// limited to named objects.
+    fn allows(
+        &self,
+        (sa_namespace, sa): (&str, &str),
+        verb: &str,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+    ) -> bool {
+        let bound = |b: &Value| {
+            b["subjects"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["kind"] == "ServiceAccount" && s["name"] == sa && s["namespace"] == sa_namespace)
+        };
+        let grant = |rules: Vec<PolicyRule>| {
+            let unnamed: Vec<PolicyRule> = rules
+                .into_iter()
+                .filter(|r| r.resource_names.as_ref().is_none_or(Vec::is_empty))
+                .collect();
+            grants(&unnamed, group, resource, verb)
+        };
+        let cluster_wide = self.all("ClusterRoleBinding").into_iter().any(|b| {
+            bound(b)
+                && b["roleRef"]["kind"] == "ClusterRole"
+                && grant(self.rules_of("ClusterRole", b["roleRef"]["name"].as_str().unwrap(), None))
+        });
+        let in_namespace = namespace.is_some_and(|ns| {
+            self.all("RoleBinding").into_iter().any(|b| {
+                let role = b["roleRef"]["name"].as_str().unwrap();
+                let rules = match b["roleRef"]["kind"].as_str() {
+                    Some("ClusterRole") => self.rules_of("ClusterRole", role, None),
+                    _ => self.rules_of("Role", role, Some(ns)),
+                };
+                b["metadata"]["namespace"] == ns && bound(b) && grant(rules)
+            })
+        });
+        cluster_wide || in_namespace
+    }
+
+    /// Asserts the chart grants every call in `gitseal_controller::rbac::CALLS`
+    /// to its ServiceAccount: in the controller's namespace, and in each of
+    /// `watched` (`None`: all namespaces).
+    fn assert_grants_every_controller_call(&self, sa: (&str, &str), watched: Option<&[&str]>) {
+        use gitseal_controller::rbac::{CALLS, Scope};
+        for call in CALLS {
+            let namespaces: Vec<Option<&str>> = match (call.scope, watched) {
+                (Scope::Own, _) => vec![Some(sa.0)],
+                (Scope::Watched, None) => vec![None],
+                (Scope::Watched, Some(list)) => list.iter().copied().map(Some).collect(),
+            };
+            for ns in namespaces {
+                for verb in call.verbs {
+                    assert!(
+                        self.allows(sa, verb, call.group, call.resource, ns),
+                        "the chart doesn't let {}/{} {verb} {}/{} in {} ({})",
+                        sa.0,
+                        sa.1,
+                        call.group,
+                        call.resource,
+                        ns.unwrap_or("all namespaces"),
+                        call.why
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn assert_unseal_rules(rules: &[PolicyRule]) {
@@ -360,6 +453,40 @@ fn restricted_rbac_grants_only_the_watched_namespaces() {
         "--namespaces=team-a",
         "--additional-namespaces=team-b",
     ]);
+}
+
+#[test]
+fn rbac_grants_every_call_the_controller_makes() {
+    if !helm_available() {
+        return;
+    }
+    // Defaults and HA: all namespaces.
+    for values in [json!({}), json!({"replicas": 2})] {
+        let r = render(values, "gitseal", "kube-system");
+        r.assert_grants_every_controller_call(("kube-system", "sealed-secrets-controller"), None);
+    }
+    // Custom names: the binding follows the ServiceAccount.
+    let r = render(
+        json!({"fullnameOverride": "", "serviceAccount": {"name": "sealer"}}),
+        "prod",
+        "security",
+    );
+    r.assert_grants_every_controller_call(("security", "sealer"), None);
+    assert!(!r.allows(("security", "prod-gitseal"), "list", "", "secrets", None));
+
+    // Restricted: the watched namespaces and its own, nothing across the cluster.
+    let r = render(
+        json!({"rbac": {"clusterWide": false},
+               "config": {"allNamespaces": false, "namespaces": ["team-a"], "additionalNamespaces": ["team-b"]}}),
+        "gitseal",
+        "gitseal",
+    );
+    let sa = ("gitseal", "sealed-secrets-controller");
+    r.assert_grants_every_controller_call(sa, Some(&["team-a", "team-b", "gitseal"]));
+    assert!(!r.allows(sa, "list", "bitnami.com", "sealedsecrets", None));
+    assert!(!r.allows(sa, "get", "", "secrets", Some("team-c")));
+    // The Lease lives in its own namespace only.
+    assert!(!r.allows(sa, "create", "coordination.k8s.io", "leases", Some("team-a")));
 }
 
 #[test]

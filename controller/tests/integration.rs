@@ -76,6 +76,8 @@ async fn seal_update_and_wrong_namespace() {
         .filter(|e| e["reason"] == "Unsealed" && e["regarding"]["name"] == "db")
         .collect();
     assert!(!unsealed.is_empty());
+    // Every API call made on the way is one the chart grants.
+    assert_calls_listed(&emu);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,6 +132,8 @@ async fn unowned_secrets_are_refused_managed_and_patch_adopted() {
     let theirs = emu.get(V1, "secrets", Some("app"), "theirs").unwrap();
     assert_eq!(secret_data(&theirs, "password").as_deref(), Some("old"));
     assert!(!emu.writes().iter().any(|w| w.plural == "secrets" && w.name == "theirs"));
+    // Every API call made on the way is one the chart grants.
+    assert_calls_listed(&emu);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,6 +198,8 @@ async fn drift_is_restored_and_deletion_cascades() {
         emu.get(V1, "secrets", Some("app"), "db").is_none().then_some(())
     })
     .await;
+    // Every API call made on the way is one the chart grants.
+    assert_calls_listed(&emu);
 }
 
 async fn scrape(c: &Controller) -> String {
@@ -233,6 +239,8 @@ async fn keys_are_generated_renewed_forced_and_hot_reloaded() {
     let n = key_secrets(&emu).len();
     c.signal("USR1");
     eventually(T, "forced key", || (key_secrets(&emu).len() > n).then_some(())).await;
+    // Every API call made on the way is one the chart grants.
+    assert_calls_listed(&emu);
 }
 
 /// Waits for /readyz, then returns the served certificate.
@@ -297,6 +305,8 @@ async fn key_secrets_added_and_removed_at_runtime() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(http("GET", &c.url("/healthz"), None).await.0, 200);
     assert_eq!(http("GET", &c.url("/v1/cert.pem"), None).await.0, 200);
+    // Every API call made on the way is one the chart grants.
+    assert_calls_listed(&emu);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,6 +354,8 @@ async fn leader_failover_between_two_processes() {
         Some(1.0),
         "{next}"
     );
+    // Every API call made on the way is one the chart grants.
+    assert_calls_listed(&emu);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -568,4 +580,6 @@ async fn converges_under_api_faults_and_never_touches_unowned_secrets() {
         })
         .collect();
     assert!(touched.is_empty(), "unowned Secrets were written: {touched:?}");
+    // Every API call made on the way is one the chart grants.
+    assert_calls_listed(&emu);
 }

@@ -266,3 +266,33 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         value.parse().ok()
     })
 }
+
+/// Asserts that every request the controller made to `emu` is listed in
+/// [`gitseal_controller::rbac::CALLS`], in the right namespace: the chart's RBAC
+/// is checked against that list (`tests/chart.rs`). Returns how many distinct
+/// requests were checked.
+pub fn assert_calls_listed(emu: &Emulator) -> usize {
+    use gitseal_controller::rbac::{Scope, listed};
+    let ours: Vec<_> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.user_agent == gitseal_controller::run::USER_AGENT)
+        .collect();
+    assert!(!ours.is_empty(), "no request from the controller was recorded");
+    for r in &ours {
+        let resource = match &r.subresource {
+            Some(sub) => format!("{}/{sub}", r.resource),
+            None => r.resource.clone(),
+        };
+        let own = r.namespace.as_deref() == Some(CONTROLLER_NS) && listed(&r.group, &resource, &r.verb, Scope::Own);
+        assert!(
+            own || listed(&r.group, &resource, &r.verb, Scope::Watched),
+            "the controller called {} {}/{} in {:?}, which gitseal_controller::rbac::CALLS doesn't list",
+            r.verb,
+            r.group,
+            resource,
+            r.namespace.as_deref().unwrap_or("all namespaces")
+        );
+    }
+    ours.len()
+}

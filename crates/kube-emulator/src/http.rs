@@ -19,7 +19,7 @@ use crate::selectors::Filter;
 use crate::status::ApiError;
 use crate::store::{ResourceType, Store, meta_str};
 use crate::watch::WatchStream;
-use crate::{Shared, State as EmuState, WriteRecord, discovery, faults, protobuf, proxy};
+use crate::{RequestAttributes, Shared, State as EmuState, WriteRecord, discovery, faults, protobuf, proxy};
 
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
@@ -50,6 +50,7 @@ struct Req {
     query: HashMap<String, String>,
     accept: String,
     content_type: String,
+    user_agent: String,
     body: Bytes,
 }
 
@@ -147,6 +148,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             .unwrap_or_default(),
         accept: header(header::ACCEPT),
         content_type: header(header::CONTENT_TYPE),
+        user_agent: header(header::USER_AGENT),
         body,
     };
     if !req.body.is_empty() && req.content_type.contains("protobuf") {
@@ -180,6 +182,25 @@ fn dispatch(shared: &Arc<Shared>, segments: &[&str], req: &Req) -> Result<Respon
         return found(discovery::resource_list(&shared.lock().store, group, version));
     }
     let target = resolve(&shared.lock().store, group, version, rest)?;
+    let verb = match (req.method.as_str(), target.name.is_some()) {
+        ("GET", false) if req.flag("watch") => "watch",
+        ("GET", false) => "list",
+        ("GET", true) => "get",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", false) => "deletecollection",
+        ("DELETE", true) => "delete",
+        (other, _) => other,
+    };
+    shared.lock().requests.insert(RequestAttributes {
+        verb: verb.to_string(),
+        group: group.to_string(),
+        resource: target.rt.plural.clone(),
+        subresource: target.sub.clone(),
+        namespace: target.namespace.clone(),
+        user_agent: req.user_agent.clone(),
+    });
     match (req.method.as_str(), target.name.clone()) {
         ("GET", None) if req.flag("watch") => watch(shared, &target, req),
         ("GET", None) => list(shared, &target, req),

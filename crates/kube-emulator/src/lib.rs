@@ -73,11 +73,30 @@ pub struct WriteRecord {
     pub field_manager: Option<String>,
 }
 
+/// What an API server's authorizer sees of a resource request (RBAC's request
+/// attributes). The emulator keeps each distinct one it served, so tests can check
+/// a client's calls against RBAC rules.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestAttributes {
+    /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete` or `deletecollection`.
+    pub verb: String,
+    /// `""` for the core group.
+    pub group: String,
+    /// The plural, e.g. `secrets`.
+    pub resource: String,
+    pub subresource: Option<String>,
+    /// `None` for a cluster-scoped resource or a request across all namespaces.
+    pub namespace: Option<String>,
+    /// The `User-Agent` header: who asked, as far as an unauthenticated server can tell.
+    pub user_agent: String,
+}
+
 /// Everything mutable, behind one mutex that is never held across an `.await`.
 pub(crate) struct State {
     pub store: store::Store,
     pub faults: faults::FaultState,
     pub writes: Vec<WriteRecord>,
+    pub requests: std::collections::BTreeSet<RequestAttributes>,
     pub backends: HashMap<(String, String), SocketAddr>,
 }
 
@@ -129,6 +148,7 @@ impl Emulator {
                 store,
                 faults: faults::FaultState::default(),
                 writes: Vec::new(),
+                requests: Default::default(),
                 backends: HashMap::new(),
             }),
             addr,
@@ -257,6 +277,12 @@ impl Emulator {
     /// Successful mutating requests received over HTTP, in order.
     pub fn writes(&self) -> Vec<WriteRecord> {
         self.shared.lock().writes.clone()
+    }
+
+    /// Each distinct resource request served over HTTP (not discovery, not the
+    /// service proxy), as RBAC would authorize it.
+    pub fn requests(&self) -> Vec<RequestAttributes> {
+        self.shared.lock().requests.iter().cloned().collect()
     }
 
     /// Route the service proxy for `namespace/name` to `addr`. The Service object must also exist.

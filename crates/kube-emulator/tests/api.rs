@@ -551,3 +551,71 @@ async fn event_recorder_creates_then_patches() {
         .collect();
     assert_eq!(methods, ["POST", "PATCH"]);
 }
+
+#[tokio::test]
+async fn requests_are_recorded_as_rbac_sees_them() {
+    use kube_emulator::RequestAttributes;
+    let emu = Emulator::start().await.unwrap();
+    emu.install_crd(widget_crd()).unwrap();
+    let secrets: Api<Secret> = Api::namespaced(emu.client(), "default");
+    let s = secrets
+        .create(&PostParams::default(), &secret("a", json!({})))
+        .await
+        .unwrap();
+    secrets.get("a").await.unwrap();
+    secrets.replace("a", &PostParams::default(), &s).await.unwrap();
+    secrets
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
+        .await
+        .unwrap();
+    let all: Api<Secret> = Api::all(emu.client());
+    all.list(&ListParams::default()).await.unwrap();
+    let w =
+        serde_json::from_value(json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}))
+            .unwrap();
+    widgets(&emu).create(&PostParams::default(), &w).await.unwrap();
+    widgets(&emu)
+        .patch_status(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"ready": true}})),
+        )
+        .await
+        .unwrap();
+    secrets.delete("a", &DeleteParams::default()).await.unwrap();
+    // A request that fails is still one the authorizer saw.
+    assert!(secrets.get("gone").await.is_err());
+    // Objects made in-process are not requests.
+    emu.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}}))
+        .unwrap();
+
+    let attr = |verb: &str, group: &str, resource: &str, sub: Option<&str>, ns: Option<&str>| RequestAttributes {
+        verb: verb.into(),
+        group: group.into(),
+        resource: resource.into(),
+        subresource: sub.map(Into::into),
+        namespace: ns.map(Into::into),
+        user_agent: String::new(),
+    };
+    let d = Some("default");
+    let mut seen = emu.requests();
+    for r in &mut seen {
+        assert_eq!(r.user_agent, "", "kube-rs sends no User-Agent of its own");
+    }
+    let mut expected = vec![
+        attr("create", "", "secrets", None, d),
+        attr("get", "", "secrets", None, d),
+        attr("update", "", "secrets", None, d),
+        attr("patch", "", "secrets", None, d),
+        attr("list", "", "secrets", None, None),
+        attr("create", "example.com", "widgets", None, d),
+        attr("patch", "example.com", "widgets", Some("status"), d),
+        attr("delete", "", "secrets", None, d),
+    ];
+    expected.sort();
+    assert_eq!(seen, expected);
+}
