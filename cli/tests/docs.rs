@@ -3,7 +3,8 @@
 //! Every ```` ```sh ```` block of a guide runs, in order, in `bash -euo pipefail`,
 //! in a fresh directory, against a fresh emulated cluster: the API emulator with
 //! the CRD installed, and the real controller (in-process) in `kube-system`
-//! behind the Service `sealed-secrets-controller`, as the chart installs it.
+//! behind the Service `sealed-secrets-controller`, as the chart installs it, with
+//! a key made a day earlier.
 //! `gitseal` and `kubectl` are on `PATH`, `KUBECONFIG` points at the emulator,
 //! and `$GITSEAL_REPO` is the repository (for the chart and testdata).
 //!
@@ -95,6 +96,20 @@ impl Cluster {
                 .unwrap();
             emu
         });
+        // The controller has been running a while: its key is a day old, so a
+        // key a guide adds is always the newest.
+        let params = gitseal_core::keys::KeyGenParams {
+            bits: 4096,
+            common_name: String::new(),
+            not_before: time::OffsetDateTime::now_utc() - time::Duration::days(1),
+            validity: time::Duration::days(3650),
+        };
+        let key = gitseal_core::keys::generate(&params).unwrap();
+        {
+            let _guard = rt.enter();
+            let secret = gitseal_core::keys::key_secret(&key, "kube-system", "sealed-secrets-keyq4w8z");
+            emulator.create(serde_json::to_value(secret).unwrap()).unwrap();
+        }
         std::fs::write(&kubeconfig, emulator.kubeconfig("default")).unwrap();
         let flags = gitseal_controller::config::Flags::parse_from([
             "gitseal-controller".to_string(),
@@ -117,7 +132,7 @@ impl Cluster {
                 .unwrap();
             emulator.register_service_backend("kube-system", "sealed-secrets-controller", http);
         }
-        // Ready once it has generated its first key.
+        // Ready once it has loaded the key.
         let start = Instant::now();
         while !ready(http) {
             assert!(
