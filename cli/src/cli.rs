@@ -49,6 +49,11 @@ pub enum Command {
         gitseal cert -o cert.pem\n  \
         gitseal cert --controller-name sealed-secrets --controller-namespace sealed-secrets")]
     Cert(CertArgs),
+    /// Print the controller's age recipients, for sealing v2 items offline (--recipients-file).
+    #[command(after_help = "Examples:\n  \
+        gitseal recipients -o cluster.txt\n  \
+        gitseal seal --recipients-file cluster.txt --recipients-file recovery.txt -f secret.yaml")]
+    Recipients(CertArgs),
     /// Re-seal SealedSecrets to the controller's newest key, rewriting the files in place (kubeseal --re-encrypt).
     #[command(
         visible_alias = "re-encrypt",
@@ -101,6 +106,16 @@ impl From<FormatArg> for Format {
             FormatArg::Json => Format::Json,
         }
     }
+}
+
+/// The item format `gitseal seal` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemeArg {
+    /// RSA-OAEP + AES-GCM to the controller's certificate: what kubeseal writes,
+    /// opened by every Sealed Secrets controller.
+    Bitnami,
+    /// age, to any number of recipients (gitseal-controller only; docs/format.md).
+    V2,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -190,6 +205,21 @@ pub struct SealArgs {
     #[command(flatten)]
     pub controller: ControllerArgs,
 
+    /// Item format: bitnami (the default, what kubeseal writes) or v2 (age, to
+    /// several recipients; needs gitseal-controller). --recipient implies v2.
+    #[arg(long, value_enum)]
+    pub scheme: Option<SchemeArg>,
+
+    /// age recipient (age1…) to seal v2 items to; repeat for several, e.g. each
+    /// cluster's and a recovery key. Without any, the controller's recipients are
+    /// fetched through the API server.
+    #[arg(long = "recipient", value_name = "AGE1…")]
+    pub recipients: Vec<String>,
+
+    /// File of age recipients, one per line (`#` comments allowed); repeatable.
+    #[arg(long = "recipients-file", value_name = "FILE")]
+    pub recipients_files: Vec<PathBuf>,
+
     /// Scope. Without it, the Secret's own scope annotations apply (strict if none).
     #[arg(long, value_enum)]
     pub scope: Option<ScopeArg>,
@@ -231,14 +261,20 @@ pub struct UnsealArgs {
 
     /// Private keys: PEM files (PKCS#1 or PKCS#8), key Secrets, or a v1.List of
     /// them (`kubectl get secret -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml`).
+    /// Key Secrets that hold an age identity (age.key) open v2 items too.
     #[arg(
         long = "key",
         alias = "recovery-private-key",
         value_name = "FILE",
-        required = true,
+        required_unless_present = "identities",
         value_delimiter = ','
     )]
     pub keys: Vec<PathBuf>,
+
+    /// age identity file (AGE-SECRET-KEY-1…, as age-keygen writes) for v2 items:
+    /// the break-glass recovery key. Repeatable.
+    #[arg(long = "identity", short = 'i', value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
 
     /// Decrypt a single --raw value (base64 from the input) and print the plaintext.
     #[arg(long)]
@@ -262,15 +298,20 @@ pub struct UnsealArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("material").required(true).args(["keys", "cert", "online"]))]
+#[command(group = clap::ArgGroup::new("material").required(true).multiple(true).args(["keys", "identities", "cert", "online"]))]
 pub struct ValidateArgs {
     /// SealedSecret files. Default: standard input.
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Private keys: every item must decrypt (and every template render).
+    /// Private keys: every item must decrypt (and every template render). Key
+    /// Secrets with an age.key open v2 items too.
     #[arg(long = "key", value_name = "FILE", value_delimiter = ',')]
     pub keys: Vec<PathBuf>,
+
+    /// age identity files for v2 items (with --key, or alone for v2-only files).
+    #[arg(long = "identity", short = 'i', value_name = "FILE", conflicts_with = "online")]
+    pub identities: Vec<PathBuf>,
 
     /// The controller's certificate: structure only (base64, key length, scope annotations, names).
     #[arg(long, env = "GITSEAL_CERT", value_name = "CERT", hide_env_values = true)]
@@ -298,7 +339,7 @@ pub struct ScanArgs {
 
 #[derive(Debug, Args)]
 pub struct CertArgs {
-    /// Write the certificate to FILE (atomically) instead of standard output.
+    /// Write to FILE (atomically) instead of standard output.
     #[arg(short = 'o', long = "output", short_alias = 'w', value_name = "FILE")]
     pub output: Option<PathBuf>,
 

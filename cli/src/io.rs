@@ -273,6 +273,22 @@ pub fn load_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>> {
     Ok(keys)
 }
 
+/// age identities for v2 items: identity files (`--identity`), and the `age.key`
+/// of any key Secrets among `key_files`.
+pub fn load_identities(identity_files: &[PathBuf], key_files: &[PathBuf]) -> Result<Vec<gitseal_core::v2::Identity>> {
+    let mut ids = Vec::new();
+    for p in identity_files {
+        let bytes = zeroize::Zeroizing::new(read_file(p)?);
+        let text = std::str::from_utf8(&bytes).map_err(|_| anyhow::anyhow!("{}: not a text file", p.display()))?;
+        ids.extend(gitseal_core::v2::Identity::parse_file(text).with_context(|| format!("{}", p.display()))?);
+    }
+    for p in key_files {
+        let bytes = zeroize::Zeroizing::new(read_file(p)?);
+        ids.extend(gitseal_core::keys::parse_age_identities(&bytes).with_context(|| format!("{}", p.display()))?);
+    }
+    Ok(ids)
+}
+
 /// Where the default namespace comes from: `--kubeconfig`/`$KUBECONFIG` and `--context`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Kube<'a> {

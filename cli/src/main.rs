@@ -61,6 +61,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Cert(args) => commands::cert::run(args, kube)?,
+        Command::Recipients(args) => commands::cert::recipients(args, kube)?,
         Command::Reencrypt(args) => commands::reencrypt::run(args, kube)?,
         Command::Scan(args) => {
             if !commands::scan::run(args)? {

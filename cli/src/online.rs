@@ -159,6 +159,34 @@ impl Controller {
         Ok((reply.body, cert))
     }
 
+    /// The controller's age recipients (`/v1/recipients`), newest key first.
+    pub fn recipients(&self) -> Result<Vec<gitseal_core::v2::Recipient>> {
+        let reply = self.request(
+            Method::GET,
+            "/v1/recipients",
+            "text/plain, */*",
+            Vec::new(),
+            "fetch the age recipients",
+        )?;
+        if reply.status == StatusCode::NOT_FOUND {
+            bail!(
+                "{} serves no age recipients (a Bitnami controller, or keys made before gitseal added them): \
+                 pass --recipient or --recipients-file, or use --scheme bitnami",
+                self.service()
+            );
+        }
+        if !reply.status.is_success() {
+            bail!(
+                "cannot fetch the age recipients from {}: {}",
+                self.service(),
+                reply.describe()
+            );
+        }
+        let text = String::from_utf8_lossy(&reply.body);
+        gitseal_core::v2::parse_recipients(&text)
+            .map_err(|(line, e)| anyhow!("the recipients from {}, line {line}: {e}", self.service()))
+    }
+
     /// POSTs one SealedSecret (as JSON) to `/v1/verify` or `/v1/rotate`. Errors
     /// of the way there (API server, RBAC, proxy, rate limit) are errors; the
     /// controller's own answers are returned.

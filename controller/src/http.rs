@@ -6,6 +6,7 @@
 //! | `/healthz` | 200 `ok` while the process serves |
 //! | `/readyz` | 200 once keys are loaded, else 503 |
 //! | `/v1/cert.pem` | the newest active certificate |
+//! | `/v1/recipients` | the active keys' age recipients, newest first, one per line (404 if none has one) |
 //! | `/v1/verify` | 200 if the posted SealedSecret decrypts, 409 if not (templates never rendered) |
 //! | `/v1/rotate` | the posted SealedSecret re-sealed to the newest key, scope from its own metadata |
 //!
@@ -25,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use gitseal_api::SealedSecret;
 use gitseal_core::rotate::reseal;
-use gitseal_core::unseal::{UnsealOptions, unseal};
+use gitseal_core::unseal::{UnsealOptions, unseal_with};
 use gitseal_core::{PrivateKey, PublicKey};
 
 use crate::keywatch::KeyStore;
@@ -49,6 +50,7 @@ pub fn router(state: ApiState, max_body: usize, timeout: std::time::Duration) ->
         .route("/healthz", any(|| async { "ok\n" }))
         .route("/readyz", any(ready))
         .route("/v1/cert.pem", any(cert))
+        .route("/v1/recipients", any(recipients))
         .merge(limited)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
@@ -151,6 +153,15 @@ async fn cert(State(state): State<ApiState>) -> Response {
     }
 }
 
+async fn recipients(State(state): State<ApiState>) -> Response {
+    let keys = state.keys.snapshot();
+    let list: String = keys.recipients().iter().map(|r| format!("{}\n", r.as_str())).collect();
+    if list.is_empty() {
+        return (StatusCode::NOT_FOUND, "no active key has an age recipient\n").into_response();
+    }
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], list).into_response()
+}
+
 /// One SealedSecret from a JSON or single-document YAML body.
 fn parse_body(body: &[u8]) -> Result<SealedSecret, String> {
     let text = gitseal_core::manifest::decode_text(body).map_err(|e| e.to_string())?;
@@ -163,6 +174,9 @@ fn parse_body(body: &[u8]) -> Result<SealedSecret, String> {
     serde_json::from_value(doc.value).map_err(|e| format!("invalid SealedSecret: {e}"))
 }
 
+/// RSA keys in decryption order, and age identities.
+type Keys<'a> = (&'a [&'a PrivateKey], &'a [&'a gitseal_core::v2::Identity]);
+
 /// Parses the body and runs `f` with every loaded key (newest first) on the
 /// blocking pool. Templates are never rendered here, so these endpoints are no
 /// decryption oracle (upstream #2019, #2049). `Err(response)` for a bad body;
@@ -170,7 +184,7 @@ fn parse_body(body: &[u8]) -> Result<SealedSecret, String> {
 async fn with_keys<T: Send + 'static>(
     state: &ApiState,
     body: &[u8],
-    f: impl FnOnce(&SealedSecret, &[&PrivateKey], Option<&PublicKey>, UnsealOptions) -> Option<T> + Send + 'static,
+    f: impl FnOnce(&SealedSecret, Keys<'_>, Option<&PublicKey>, UnsealOptions) -> Option<T> + Send + 'static,
 ) -> Result<Option<T>, Response> {
     let ss = parse_body(body).map_err(|msg| (StatusCode::BAD_REQUEST, format!("{msg}\n")).into_response())?;
     let keys = state.keys.snapshot();
@@ -181,15 +195,17 @@ async fn with_keys<T: Send + 'static>(
     let result = tokio::task::spawn_blocking(move || {
         let current = keys.current().map(|k| k.key.public_key());
         let hint = gitseal_core::seal::sealed_to(ss.metadata.annotations.as_ref());
-        f(&ss, &keys.decryption_order(&hint), current, opts)
+        let order = keys.decryption_order(&hint);
+        let identities = keys.age_identities();
+        f(&ss, (&order, &identities), current, opts)
     })
     .await;
     Ok(result.ok().flatten())
 }
 
 async fn verify(State(state): State<ApiState>, body: Bytes) -> Response {
-    let opened = with_keys(&state, &body, |ss, keys, _, opts| {
-        unseal(ss, keys, opts).ok().map(|u| u.rsa_operations)
+    let opened = with_keys(&state, &body, |ss, (keys, identities), _, opts| {
+        unseal_with(ss, keys, identities, opts).ok().map(|u| u.rsa_operations)
     });
     match opened.await {
         Err(resp) => resp,
@@ -202,7 +218,7 @@ async fn verify(State(state): State<ApiState>, body: Bytes) -> Response {
 }
 
 async fn rotate(State(state): State<ApiState>, body: Bytes) -> Response {
-    let rotated = with_keys(&state, &body, |ss, keys, current, opts| {
+    let rotated = with_keys(&state, &body, |ss, (keys, _), current, opts| {
         reseal(ss, keys, current?, opts).ok()
     });
     match rotated.await {

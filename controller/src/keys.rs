@@ -42,6 +42,9 @@ pub struct LoadedKey {
     pub order_time: OffsetDateTime,
     /// The first 16 characters of the SHA-256 public-key fingerprint.
     pub short_fingerprint: String,
+    /// Its X25519 identity for v2 items (`age.key`), if the Secret has one: keys
+    /// made by Bitnami's controller don't.
+    pub age: Option<gitseal_core::v2::Identity>,
     /// Secret material for the content MAC, derived from the private key.
     mac_seed: [u8; 32],
 }
@@ -101,6 +104,14 @@ fn parse_material(
     if certificate.public_key().fingerprint() != key.fingerprint() {
         return Err("tls.crt does not belong to tls.key".into());
     }
+    let age = match data.get(gitseal_core::keys::AGE_KEY) {
+        None => None,
+        Some(file) => {
+            let text = std::str::from_utf8(&file.0).map_err(|_| "age.key is not UTF-8")?;
+            let mut ids = gitseal_core::v2::Identity::parse_file(text).map_err(|e| format!("age.key: {e}"))?;
+            Some(ids.remove(0))
+        }
+    };
     let order_time = match priority {
         KeyOrderPriority::CertNotBefore => certificate.not_before(),
         KeyOrderPriority::SecretCreationTimestamp => secret
@@ -123,6 +134,7 @@ fn parse_material(
         status,
         order_time,
         mac_seed,
+        age,
     })
 }
 
@@ -159,6 +171,20 @@ impl KeySet {
     /// Newest first.
     pub fn keys(&self) -> &[Arc<LoadedKey>] {
         &self.keys
+    }
+
+    /// Every key's age identity, newest first: all decrypt, compromised ones too.
+    pub fn age_identities(&self) -> Vec<&gitseal_core::v2::Identity> {
+        self.keys.iter().filter_map(|k| k.age.as_ref()).collect()
+    }
+
+    /// The age recipients to seal to: those of the active keys, newest first.
+    pub fn recipients(&self) -> Vec<&gitseal_core::v2::Recipient> {
+        self.keys
+            .iter()
+            .filter(|k| k.status == KeyStatus::Active)
+            .filter_map(|k| k.age.as_ref().map(|a| a.recipient()))
+            .collect()
     }
 
     /// The key new SealedSecrets are sealed to: the newest active one.

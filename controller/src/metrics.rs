@@ -44,6 +44,12 @@ pub struct HttpDurationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FormatLabels {
+    /// `bitnami` (RSA-OAEP + AES-GCM) or `v2` (age).
+    pub format: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KeyLabels {
     pub key: String,
     pub status: String,
@@ -63,6 +69,7 @@ pub struct Metrics {
     pub http_duration: Family<HttpDurationLabels, Histogram, fn() -> Histogram>,
     pub reconcile_duration: Histogram,
     pub rsa_decrypts: Counter,
+    pub unsealed_items: Family<FormatLabels, Counter>,
     pub sealed_secrets_per_key: Family<KeyLabels, Gauge>,
     pub keys_loaded: Family<KeyLabels, Gauge>,
     pub is_leader: Gauge,
@@ -117,6 +124,12 @@ impl Metrics {
             "RSA private-key operations performed while unsealing",
             rsa_decrypts.clone(),
         );
+        let unsealed_items = Family::<FormatLabels, Counter>::default();
+        registry.register(
+            "unsealed_items",
+            "Items unsealed, by item format (bitnami or v2)",
+            unsealed_items.clone(),
+        );
         let sealed_secrets_per_key = Family::<KeyLabels, Gauge>::default();
         registry.register(
             "sealed_secrets_per_key",
@@ -136,6 +149,7 @@ impl Metrics {
             http_duration,
             reconcile_duration,
             rsa_decrypts,
+            unsealed_items,
             sealed_secrets_per_key,
             keys_loaded,
             is_leader,
@@ -147,6 +161,15 @@ impl Metrics {
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// Counts the items of one unseal by format.
+    pub fn items_unsealed(&self, total: usize, v2: usize) {
+        for (format, n) in [("bitnami", total.saturating_sub(v2)), ("v2", v2)] {
+            self.unsealed_items
+                .get_or_create(&FormatLabels { format: format.into() })
+                .inc_by(n as u64);
+        }
     }
 
     pub fn unseal_error(&self, reason: &str, namespace: &str) {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use gitseal_api::SealedSecret;
 use gitseal_core::seal::sealed_to;
-use gitseal_core::unseal::{UnsealOptions, unseal};
+use gitseal_core::unseal::{UnsealOptions, unseal_with};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
@@ -369,6 +369,9 @@ async fn sync(ss: &Arc<SealedSecret>, ctx: &Ctx) -> Result<bool, Error> {
     drop(permit);
     let mut unsealed = unsealed?;
     shared.metrics.rsa_decrypts.inc_by(unsealed.rsa_operations as u64);
+    shared
+        .metrics
+        .items_unsealed(full.spec.encrypted_data.len(), unsealed.v2_items);
 
     let (items, label_keys, annotation_keys) = managed_keys(&full);
     let secret = std::mem::take(&mut unsealed.secret);
@@ -415,7 +418,7 @@ fn decrypt(keys: &KeySet, ss: &SealedSecret, last_used: &[String], opts: UnsealO
     let mut hint: Vec<&str> = last_used.iter().map(String::as_str).collect();
     hint.extend(sealed_to(ss.metadata.annotations.as_ref()));
     let order = keys.decryption_order(&hint);
-    let result = unseal(ss, &order, opts);
+    let result = unseal_with(ss, &order, &keys.age_identities(), opts);
     let mut used: Vec<String> = Vec::new();
     if let Ok(u) = &result {
         let indices: HashSet<usize> = u.key_by_item.values().copied().collect();

@@ -583,3 +583,62 @@ async fn converges_under_api_faults_and_never_touches_unowned_secrets() {
     // Every API call made on the way is one the chart grants.
     assert_calls_listed(&emu);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_items_unseal_next_to_bitnami_ones_and_recipients_are_served() {
+    use gitseal_core::seal::{InputSecret, SealOptions, merge_into, seal};
+    use gitseal_core::v2::{Identity, Recipient};
+    let emu = emulator().await;
+    let c = Controller::start(&emu, &[]);
+    // The generated key carries an age identity; its recipient is served.
+    let pem = wait_ready(&c).await;
+    let (status, body) = http("GET", &c.url("/v1/recipients"), None).await;
+    assert_eq!(status, 200, "{body}");
+    let served = gitseal_core::v2::parse_recipients(&body).unwrap();
+    assert_eq!(served.len(), 1);
+    let key = &key_secrets(&emu)[0];
+    assert!(key["data"]["age.key"].is_string(), "stored in the key Secret");
+
+    // One Bitnami item sealed to the certificate, one v2 item sealed to the
+    // cluster and to a recovery key the cluster never sees.
+    let cert = gitseal_core::Certificate::from_pem(pem.as_bytes()).unwrap();
+    let input = |data: serde_json::Value| {
+        InputSecret::from_value(&json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "mixed", "namespace": "app"}, "stringData": data}))
+        .unwrap()
+    };
+    let mut ss = seal(input(json!({"rsa": "one"})), cert.public_key(), &SealOptions::default()).unwrap();
+    let recovery = Identity::generate();
+    let recipients: Vec<Recipient> = vec![served[0].clone(), recovery.recipient().clone()];
+    merge_into(&mut ss, input(json!({"age": "two"})), recipients.as_slice()).unwrap();
+    emu.create(serde_json::to_value(&ss).unwrap()).unwrap();
+    let secret = eventually(T, "Secret app/mixed", || emu.get(V1, "secrets", Some("app"), "mixed")).await;
+    assert_eq!(secret_data(&secret, "rsa").as_deref(), Some("one"));
+    assert_eq!(secret_data(&secret, "age").as_deref(), Some("two"));
+    let m = scrape(&c).await;
+    let p = "sealed_secrets_controller_";
+    assert_eq!(
+        metric(&m, &format!("{p}unsealed_items_total"), &[("format", "v2")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&m, &format!("{p}unsealed_items_total"), &[("format", "bitnami")]),
+        Some(1.0)
+    );
+
+    // A v2 value moved to another SealedSecret is refused, with the reason.
+    let mut moved = ss.clone();
+    moved.metadata.name = Some("moved".into());
+    moved.spec.encrypted_data.remove("rsa");
+    emu.create(serde_json::to_value(&moved).unwrap()).unwrap();
+    let (_, message) = eventually(T, "Synced=False", || {
+        synced(&emu, "app", "moved").filter(|(s, _)| s == "False")
+    })
+    .await;
+    assert!(message.contains("item \"age\": the value is bound to"), "{message}");
+
+    // /v1/verify opens v2 items too.
+    let (status, _) = http("POST", &c.url("/v1/verify"), Some(&serde_json::to_value(&ss).unwrap())).await;
+    assert_eq!(status, 200);
+    assert_calls_listed(&emu);
+}

@@ -1,4 +1,5 @@
-//! `gitseal cert`: the controller's certificate, fetched through the API server.
+//! `gitseal cert` and `gitseal recipients`: the controller's certificate and age
+//! recipients, fetched through the API server.
 
 use anyhow::Result;
 use time::OffsetDateTime;
@@ -15,4 +16,11 @@ pub fn run(args: &CertArgs, kube: io::Kube<'_>) -> Result<()> {
         eprintln!("gitseal: warning: the certificate from {}: {e}", controller.service());
     }
     io::emit(args.output.as_deref(), &pem, Some(0o644))
+}
+
+pub fn recipients(args: &CertArgs, kube: io::Kube<'_>) -> Result<()> {
+    let controller = Controller::connect(kube, &args.controller)?;
+    let recipients = controller.recipients()?;
+    let text: String = recipients.iter().map(|r| format!("{}\n", r.as_str())).collect();
+    io::emit(args.output.as_deref(), text.as_bytes(), Some(0o644))
 }

@@ -5,29 +5,90 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use gitseal_core::Scope;
 use gitseal_core::manifest::{Format, to_document};
-use gitseal_core::seal::{InputSecret, SealOptions, merge_into_document, seal, seal_raw};
+use gitseal_core::seal::{InputSecret, SealOptions, SealTo, merge_into_document, seal, seal_raw};
+use gitseal_core::v2;
 use time::OffsetDateTime;
 
 use super::{Object, objects, objects_or_nothing};
-use crate::cli::SealArgs;
+use crate::cli::{SchemeArg, SealArgs};
 use crate::io::{self, Source, usage};
 use crate::online::{Controller, NoClusterConfig};
 
-pub fn run(args: &SealArgs, kube: io::Kube<'_>) -> Result<()> {
+/// What the items are sealed to.
+enum Target {
+    Cert(gitseal_core::Certificate),
+    Recipients(Vec<v2::Recipient>),
+}
+
+impl Target {
+    fn seal_to(&self) -> SealTo<'_> {
+        match self {
+            Target::Cert(c) => c.public_key().into(),
+            Target::Recipients(r) => r.as_slice().into(),
+        }
+    }
+}
+
+fn connect(kube: io::Kube<'_>, args: &SealArgs, what: &str) -> Result<Controller> {
+    Controller::connect(kube, &args.controller).map_err(|e| {
+        if e.downcast_ref::<NoClusterConfig>().is_some() {
+            usage(format!(
+                "{what}, or give a kubeconfig (--kubeconfig, $KUBECONFIG) to fetch it from the controller"
+            ))
+        } else {
+            e
+        }
+    })
+}
+
+/// The certificate (`--scheme bitnami`) or the age recipients (`--scheme v2`,
+/// which `--recipient` implies); without flags, the controller's.
+fn target(args: &SealArgs, kube: io::Kube<'_>) -> Result<Target> {
+    let mut recipients = Vec::new();
+    for r in &args.recipients {
+        recipients.push(
+            r.parse::<v2::Recipient>()
+                .map_err(|e| usage(format!("--recipient: {e}")))?,
+        );
+    }
+    for path in &args.recipients_files {
+        let bytes = io::read_file(path)?;
+        let text = String::from_utf8_lossy(&bytes);
+        let parsed =
+            v2::parse_recipients(&text).map_err(|(line, e)| anyhow::anyhow!("{}:{line}: {e}", path.display()))?;
+        if parsed.is_empty() {
+            bail!("{}: no age recipients in it", path.display());
+        }
+        recipients.extend(parsed);
+    }
+    let scheme = match (args.scheme, recipients.is_empty()) {
+        (Some(SchemeArg::Bitnami), false) => {
+            return Err(usage(
+                "--recipient and --recipients-file seal v2 items: drop --scheme bitnami, or the recipients",
+            ));
+        }
+        (Some(scheme), _) => scheme,
+        (None, false) => SchemeArg::V2,
+        (None, true) => SchemeArg::Bitnami,
+    };
+    if scheme == SchemeArg::V2 {
+        if args.cert.is_some() {
+            return Err(usage(
+                "--cert is for Bitnami items; v2 items are sealed to age recipients (--recipient, --recipients-file)",
+            ));
+        }
+        if recipients.is_empty() {
+            let controller = connect(kube, args, "no recipients: pass --recipient or --recipients-file")?;
+            recipients = controller.recipients()?;
+        }
+        return Ok(Target::Recipients(recipients));
+    }
+
     // --cert (or GITSEAL_CERT) wins; without it, the controller's, as kubeseal.
     let (cert, shown) = match args.cert.as_deref() {
         Some(spec) => (io::load_cert(spec)?, io::redact(spec)),
         None => {
-            let controller = Controller::connect(kube, &args.controller).map_err(|e| {
-                if e.downcast_ref::<NoClusterConfig>().is_some() {
-                    usage(
-                        "no certificate: pass --cert FILE|URL or set GITSEAL_CERT, \
-                         or give a kubeconfig (--kubeconfig, $KUBECONFIG) to fetch it from the controller",
-                    )
-                } else {
-                    e
-                }
-            })?;
+            let controller = connect(kube, args, "no certificate: pass --cert FILE|URL or set GITSEAL_CERT")?;
             let (_, cert) = controller.certificate()?;
             (cert, format!("the certificate from {}", controller.service()))
         }
@@ -36,15 +97,18 @@ pub fn run(args: &SealArgs, kube: io::Kube<'_>) -> Result<()> {
         cert.check_not_expired(OffsetDateTime::now_utc())
             .with_context(|| format!("{shown} (pass --allow-expired-cert to use it anyway)"))?;
     }
-    let key = cert.public_key();
+    Ok(Target::Cert(cert))
+}
 
+pub fn run(args: &SealArgs, kube: io::Kube<'_>) -> Result<()> {
+    let target = target(args, kube)?;
     if args.raw {
-        return raw(args, key, kube);
+        return raw(args, &target, kube);
     }
     let sources = io::read_inputs(&args.io.inputs())?;
     let secrets = secrets(&sources)?;
-    if let Some(target) = &args.merge_into {
-        return merge(target, secrets, key);
+    if let Some(path) = &args.merge_into {
+        return merge(path, secrets, target.seal_to());
     }
 
     let default_ns = io::default_namespace(kube)?;
@@ -58,7 +122,7 @@ pub fn run(args: &SealArgs, kube: io::Kube<'_>) -> Result<()> {
     let format = args.io.format();
     let mut out = String::new();
     for (obj, secret) in secrets {
-        let sealed = seal(secret, key, &opts).with_context(|| obj.describe())?;
+        let sealed = seal(secret, target.seal_to(), &opts).with_context(|| obj.describe())?;
         out.push_str(&to_document(&sealed, format).map_err(anyhow::Error::msg)?);
     }
     io::emit(args.io.output.as_deref(), out.as_bytes(), Some(0o644))
@@ -75,18 +139,20 @@ fn secrets(sources: &[Source]) -> Result<Vec<(Object, InputSecret)>> {
         .collect()
 }
 
-fn raw(args: &SealArgs, key: &gitseal_core::PublicKey, kube: io::Kube<'_>) -> Result<()> {
+fn raw(args: &SealArgs, target: &Target, kube: io::Kube<'_>) -> Result<()> {
     let inputs = args.io.inputs();
-    let value: zeroize::Zeroizing<Vec<u8>> = match &args.from_file {
-        // kubeseal accepts `key=path` and ignores the key.
+    let (item, value): (Option<&str>, zeroize::Zeroizing<Vec<u8>>) = match &args.from_file {
+        // kubeseal accepts `key=path` and ignores the key; v2 binds it.
         Some(spec) => {
             if !inputs.is_empty() {
                 return Err(usage("--raw takes one value: --from-file or one input, not both"));
             }
-            let path = spec.split_once('=').map_or(spec.as_str(), |(_, p)| p);
-            io::read_file(Path::new(path))?.into()
+            let (item, path) = spec
+                .split_once('=')
+                .map_or((None, spec.as_str()), |(k, p)| (Some(k), p));
+            (item, io::read_file(Path::new(path))?.into())
         }
-        None => io::read_single_input(&inputs)?.bytes,
+        None => (None, io::read_single_input(&inputs)?.bytes),
     };
     if value.len() > gitseal_core::seal::MAX_SECRET_BYTES {
         bail!("--raw: the value is over the 1 MiB Kubernetes limit");
@@ -94,11 +160,30 @@ fn raw(args: &SealArgs, key: &gitseal_core::PublicKey, kube: io::Kube<'_>) -> Re
     let scope = args.scope.map(Scope::from).unwrap_or_default();
     let namespace = io::raw_namespace(args.namespace.as_deref(), scope, kube)?;
     let name = args.name.clone().unwrap_or_default();
-    let sealed = seal_raw(&value, key, scope, &namespace, &name).map_err(|e| usage(format!("--raw: {e}")))?;
+    let sealed = match target {
+        Target::Cert(cert) => {
+            seal_raw(&value, cert.public_key(), scope, &namespace, &name).map_err(|e| usage(format!("--raw: {e}")))?
+        }
+        Target::Recipients(recipients) => {
+            let key = item
+                .ok_or_else(|| usage("--raw with v2 binds the item name: pass the value as --from-file ITEM=PATH"))?;
+            gitseal_core::names::check_data_key(key).map_err(|e| usage(format!("--raw: item {key:?}: {e}")))?;
+            if scope.needs_name() && name.is_empty() {
+                return Err(usage("--raw: strict scope needs --name"));
+            }
+            let binding = v2::Binding {
+                scope,
+                namespace: &namespace,
+                name: &name,
+                key,
+            };
+            v2::seal(&value, recipients, &binding).map_err(|e| usage(format!("--raw: {e}")))?
+        }
+    };
     io::emit(args.io.output.as_deref(), sealed.as_bytes(), Some(0o644))
 }
 
-fn merge(target: &Path, secrets: Vec<(Object, InputSecret)>, key: &gitseal_core::PublicKey) -> Result<()> {
+fn merge(target: &Path, secrets: Vec<(Object, InputSecret)>, to: SealTo<'_>) -> Result<()> {
     let [(obj, secret)]: [(Object, InputSecret); 1] = secrets.try_into().map_err(|v: Vec<_>| {
         let names: Vec<String> = v.iter().map(|(o, _): &(Object, InputSecret)| o.describe()).collect();
         anyhow::anyhow!(
@@ -122,7 +207,7 @@ fn merge(target: &Path, secrets: Vec<(Object, InputSecret)>, key: &gitseal_core:
     gitseal_core::meta::expect_kind(&existing_obj.value, "bitnami.com/v1alpha1", "SealedSecret")
         .map_err(|e| anyhow::anyhow!("{}: {e}", existing_obj.describe()))?;
     let mut doc = existing_obj.value.clone();
-    merge_into_document(&mut doc, secret, key)
+    merge_into_document(&mut doc, secret, to)
         .with_context(|| format!("{} into {}", obj.describe(), existing_obj.describe()))?;
     let text = gitseal_core::manifest::decode_text(&source.bytes)?;
     let out = to_document(&doc, Format::detect(&text)).map_err(anyhow::Error::msg)?;

@@ -3,7 +3,7 @@
 use anyhow::{Context as _, Result};
 use gitseal_core::Scope;
 use gitseal_core::manifest::to_document;
-use gitseal_core::unseal::{UnsealOptions, unseal, unseal_raw};
+use gitseal_core::unseal::{UnsealOptions, unseal_raw, unseal_with};
 
 use super::{objects_or_nothing, sealed_secret};
 use crate::cli::UnsealArgs;
@@ -14,6 +14,8 @@ const PRIVATE: Option<u32> = Some(0o600);
 
 pub fn run(args: &UnsealArgs, kube: io::Kube<'_>) -> Result<()> {
     let keys = io::load_keys(&args.keys)?;
+    let identities = io::load_identities(&args.identities, &args.keys)?;
+    let identities: Vec<&gitseal_core::v2::Identity> = identities.iter().collect();
     if args.raw {
         let src = io::read_single_input(&args.io.inputs())?;
         let text = String::from_utf8_lossy(&src.bytes);
@@ -32,7 +34,7 @@ pub fn run(args: &UnsealArgs, kube: io::Kube<'_>) -> Result<()> {
     let mut out = zeroize::Zeroizing::new(String::new());
     for obj in &objs {
         let sealed = sealed_secret(obj)?;
-        let unsealed = unseal(&sealed, &keys, opts).with_context(|| obj.describe())?;
+        let unsealed = unseal_with(&sealed, &keys, &identities, opts).with_context(|| obj.describe())?;
         let doc = zeroize::Zeroizing::new(to_document(&unsealed.secret, format).map_err(anyhow::Error::msg)?);
         out.push_str(&doc);
     }

@@ -2,7 +2,7 @@
 //! `--online`; one line per problem.
 
 use anyhow::{Context as _, Result};
-use gitseal_core::unseal::{UnsealOptions, unseal};
+use gitseal_core::unseal::{UnsealOptions, unseal_with};
 use gitseal_core::validate::check_structure;
 use http::StatusCode;
 
@@ -17,6 +17,8 @@ pub fn run(args: &ValidateArgs, kube: io::Kube<'_>) -> Result<bool> {
         return online(args, kube);
     }
     let keys = io::load_keys(&args.keys)?;
+    let identities = io::load_identities(&args.identities, &args.keys)?;
+    let identities: Vec<&gitseal_core::v2::Identity> = identities.iter().collect();
     let cert = args.cert.as_deref().map(io::load_cert).transpose()?;
     let sources = io::read_inputs(&args.files)?;
     let objs = objects_or_nothing(&sources, "SealedSecret")?;
@@ -37,8 +39,8 @@ pub fn run(args: &ValidateArgs, kube: io::Kube<'_>) -> Result<bool> {
         for p in check_structure(&sealed, cert.as_ref().map(|c| c.public_key())) {
             problems.push(format!("{where_}: {p}"));
         }
-        if !keys.is_empty()
-            && let Err(e) = unseal(&sealed, &keys, opts)
+        if (!keys.is_empty() || !identities.is_empty())
+            && let Err(e) = unseal_with(&sealed, &keys, &identities, opts)
         {
             problems.push(format!("{where_}: {e}"));
         }

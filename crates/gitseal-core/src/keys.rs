@@ -52,6 +52,8 @@ pub enum KeyError {
     KeySize(usize),
     #[error("key generation failed: {0}")]
     Generate(String),
+    #[error("{0}")]
+    Age(#[from] crate::v2::V2Error),
 }
 
 /// An RSA public key ready for OAEP encryption.
@@ -310,6 +312,41 @@ pub fn parse_private_keys(input: &[u8]) -> Result<Vec<PrivateKey>, KeyError> {
     Ok(keys)
 }
 
+/// Reads age identities: an identity file (`AGE-SECRET-KEY-1…` lines, as
+/// age-keygen writes), or the `age.key` of key Secrets, alone or in a `v1.List`
+/// (key Secrets without one are skipped). PEM input holds none.
+pub fn parse_age_identities(input: &[u8]) -> Result<Vec<crate::v2::Identity>, KeyError> {
+    if looks_like_pem(input) {
+        return Ok(Vec::new());
+    }
+    let text = manifest::decode_text(input)?;
+    if text.lines().any(|l| l.trim_start().starts_with("AGE-SECRET-KEY-1")) {
+        return Ok(crate::v2::Identity::parse_file(&text)?);
+    }
+    let mut out = Vec::new();
+    for doc in manifest::parse_documents(&text)? {
+        let document = doc.index;
+        for (_, item) in doc.into_objects() {
+            let Some(encoded) = item.pointer(&format!("/data/{AGE_KEY}")).and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let name = item
+                .pointer("/metadata/name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("<unnamed>");
+            let err = |reason: String| KeyError::Manifest { document, reason };
+            let file = Zeroizing::new(
+                crate::meta::decode_base64(encoded)
+                    .map_err(|e| err(format!("Secret {name:?}: {AGE_KEY} is not valid base64: {e}")))?,
+            );
+            let file =
+                std::str::from_utf8(&file).map_err(|_| err(format!("Secret {name:?}: {AGE_KEY} is not text")))?;
+            out.extend(crate::v2::Identity::parse_file(file).map_err(|e| err(format!("Secret {name:?}: {e}")))?);
+        }
+    }
+    Ok(out)
+}
+
 fn looks_like_pem(input: &[u8]) -> bool {
     input.windows(11).any(|w| w == b"-----BEGIN ")
 }
@@ -370,7 +407,13 @@ pub struct GeneratedKey {
     pub certificate: Certificate,
     /// `RSA PRIVATE KEY` (PKCS#1) PEM, as in the key Secret's `tls.key`.
     pub private_key_pem: Zeroizing<String>,
+    /// The X25519 identity generated with it, for v2 items; stored in the key
+    /// Secret as [`AGE_KEY`], which Bitnami's controller ignores.
+    pub age_identity: crate::v2::Identity,
 }
+
+/// The key Secret's data key holding the age identity file.
+pub const AGE_KEY: &str = "age.key";
 
 /// Parameters for [`generate`].
 #[derive(Debug, Clone)]
@@ -426,12 +469,13 @@ pub fn generate(params: &KeyGenParams) -> Result<GeneratedKey, KeyError> {
         private_key: PrivateKey::from_pkcs8_der(&pkcs8)?,
         certificate: Certificate::from_der(cert.der())?,
         private_key_pem,
+        age_identity: crate::v2::Identity::generate(),
     })
 }
 
 /// The controller's key Secret for `key`: type `kubernetes.io/tls`, label
-/// `sealedsecrets.bitnami.com/sealed-secrets-key: active`, PKCS#1 `tls.key` and
-/// the certificate in `tls.crt`.
+/// `sealedsecrets.bitnami.com/sealed-secrets-key: active`, PKCS#1 `tls.key`, the
+/// certificate in `tls.crt` and the age identity in [`AGE_KEY`].
 pub fn key_secret(key: &GeneratedKey, namespace: &str, name: &str) -> k8s_openapi::api::core::v1::Secret {
     use k8s_openapi::ByteString;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -439,6 +483,17 @@ pub fn key_secret(key: &GeneratedKey, namespace: &str, name: &str) -> k8s_openap
         gitseal_api::annotations::SEALED_SECRETS_KEY_LABEL.to_string(),
         "active".to_string(),
     )];
+    let t = key.certificate.not_before().to_offset(time::UtcOffset::UTC);
+    let created = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let age_file = key.age_identity.to_file(&created);
     k8s_openapi::api::core::v1::Secret {
         metadata: ObjectMeta {
             name: Some(name.to_string()),
@@ -454,6 +509,7 @@ pub fn key_secret(key: &GeneratedKey, namespace: &str, name: &str) -> k8s_openap
                     "tls.key".to_string(),
                     ByteString(key.private_key_pem.as_bytes().to_vec()),
                 ),
+                (AGE_KEY.to_string(), ByteString(age_file.as_bytes().to_vec())),
             ]
             .into_iter()
             .collect(),

@@ -4,7 +4,8 @@
 //! - [`hybrid`]: the per-item RSA-OAEP + AES-GCM format, byte-compatible with Sealed Secrets;
 //! - [`keys`]: private keys, certificates, fingerprints and key generation;
 //! - [`manifest`]: multi-document YAML/JSON in and out;
-//! - [`seal`] and [`unseal`]: Secret ↔ SealedSecret conversion;
+//! - [`v2`]: gitseal's own item format, sealed with age to any number of recipients;
+//! - [`seal`] and [`unseal`]: Secret ↔ SealedSecret conversion, in either format;
 //! - [`validate`]: structural checks needing no private key.
 //!
 //! Callers supply bytes and the current time; nothing here touches files, the
@@ -21,6 +22,7 @@ pub mod scan;
 pub mod scope;
 pub mod seal;
 pub mod unseal;
+pub mod v2;
 pub mod validate;
 
 pub use gitseal_api as api;

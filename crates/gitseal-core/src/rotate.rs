@@ -43,19 +43,34 @@ pub fn reseal<K: Borrow<PrivateKey>>(
         skip_templates: true,
         ..opts
     };
-    let mut unsealed = unseal(sealed, keys, opts)?;
+    // Items in gitseal's v2 format stay as they are: they name their own
+    // recipients, some of which (recovery keys, other clusters) this key set
+    // doesn't know. Only Bitnami items move to `to`.
+    let (v2_items, bitnami): (BTreeMap<String, String>, BTreeMap<String, String>) = sealed
+        .spec
+        .encrypted_data
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .partition(|(_, v)| crate::v2::is_v2(v));
+    let mut unsealed = if v2_items.is_empty() {
+        unseal(sealed, keys, opts)?
+    } else {
+        let mut bitnami_only = sealed.clone();
+        bitnami_only.spec.encrypted_data = bitnami;
+        unseal(&bitnami_only, keys, opts)?
+    };
     let scope = Scope::from_annotations(sealed.metadata.annotations.as_ref());
     let namespace = sealed.metadata.namespace.as_deref().unwrap_or("");
     let name = sealed.metadata.name.as_deref().unwrap_or("");
-    let label = scope.label(namespace, name);
 
     let mut items: BTreeMap<String, zeroize::Zeroizing<Vec<u8>>> = BTreeMap::new();
     for (k, mut v) in unsealed.secret.data.take().unwrap_or_default() {
         items.insert(k, zeroize::Zeroizing::new(std::mem::take(&mut v.0)));
     }
-    let encrypted = encrypt_items(&items, to, &label);
+    let encrypted = encrypt_items(&items, to.into(), scope, namespace, name);
     drop(items);
-    let encrypted_data = encrypted?;
+    let mut encrypted_data = encrypted?;
+    encrypted_data.extend(v2_items);
 
     let mut out = sealed.clone();
     meta::strip_server_fields(&mut out.metadata);

@@ -15,6 +15,7 @@ use crate::keys::PublicKey;
 use crate::meta;
 use crate::names;
 use crate::scope::Scope;
+use crate::v2;
 
 /// Kubernetes refuses Secrets whose data exceeds 1 MiB.
 pub const MAX_SECRET_BYTES: usize = 1 << 20;
@@ -85,6 +86,8 @@ pub enum SealError {
     Empty,
     #[error("item {0:?}: encryption failed")]
     Encrypt(String),
+    #[error("item {item:?}: {error}")]
+    V2 { item: String, error: v2::V2Error },
     #[error("the target is not a SealedSecret: {0}")]
     NotSealedSecret(String),
 }
@@ -203,8 +206,35 @@ fn nonempty(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !s.is_empty())
 }
 
-/// Seals a Secret to `key`.
-pub fn seal(input: InputSecret, key: &PublicKey, opts: &SealOptions<'_>) -> Result<SealedSecret, SealError> {
+/// What items are sealed to.
+#[derive(Debug, Clone, Copy)]
+pub enum SealTo<'a> {
+    /// A controller's RSA certificate: Bitnami's format, which every Sealed
+    /// Secrets controller opens.
+    Bitnami(&'a PublicKey),
+    /// age recipients: gitseal's v2 format (`docs/format.md`).
+    Recipients(&'a [v2::Recipient]),
+}
+
+impl<'a> From<&'a PublicKey> for SealTo<'a> {
+    fn from(key: &'a PublicKey) -> Self {
+        SealTo::Bitnami(key)
+    }
+}
+
+impl<'a> From<&'a [v2::Recipient]> for SealTo<'a> {
+    fn from(r: &'a [v2::Recipient]) -> Self {
+        SealTo::Recipients(r)
+    }
+}
+
+/// Seals a Secret to a certificate or to age recipients.
+pub fn seal<'a>(
+    input: InputSecret,
+    to: impl Into<SealTo<'a>>,
+    opts: &SealOptions<'_>,
+) -> Result<SealedSecret, SealError> {
+    let to = to.into();
     let InputSecret {
         mut metadata,
         type_,
@@ -250,13 +280,14 @@ pub fn seal(input: InputSecret, key: &PublicKey, opts: &SealOptions<'_>) -> Resu
         return Err(SealError::Empty);
     }
     let ns = namespace.as_deref().unwrap_or("");
-    let label = scope.label(ns, &name);
-    let encrypted_data = encrypt_items(&items, key, &label)?;
+    let encrypted_data = encrypt_items(&items, to, scope, ns, &name)?;
 
     strip_metadata(&mut metadata);
     let mut outer_annotations = BTreeMap::new();
     scope.write_annotations(&mut outer_annotations);
-    outer_annotations.insert(SEALED_TO.into(), key.short_fingerprint());
+    if let SealTo::Bitnami(key) = to {
+        outer_annotations.insert(SEALED_TO.into(), key.short_fingerprint());
+    }
     let mut sealed = SealedSecret::new(
         &name,
         SealedSecretSpec {
@@ -277,15 +308,32 @@ pub fn seal(input: InputSecret, key: &PublicKey, opts: &SealOptions<'_>) -> Resu
 
 pub(crate) fn encrypt_items(
     items: &BTreeMap<String, Zeroizing<Vec<u8>>>,
-    key: &PublicKey,
-    label: &[u8],
+    to: SealTo<'_>,
+    scope: Scope,
+    namespace: &str,
+    name: &str,
 ) -> Result<BTreeMap<String, String>, SealError> {
+    let label = scope.label(namespace, name);
     items
         .iter()
         .map(|(k, v)| {
             names::check_data_key(k).map_err(SealError::InvalidItem)?;
-            let ct = hybrid::encrypt(key, label, v).map_err(|_| SealError::Encrypt(k.clone()))?;
-            Ok((k.clone(), STANDARD.encode(ct)))
+            let value = match to {
+                SealTo::Bitnami(key) => {
+                    let ct = hybrid::encrypt(key, &label, v).map_err(|_| SealError::Encrypt(k.clone()))?;
+                    STANDARD.encode(ct)
+                }
+                SealTo::Recipients(recipients) => {
+                    let binding = v2::Binding {
+                        scope,
+                        namespace,
+                        name,
+                        key: k,
+                    };
+                    v2::seal(v, recipients, &binding).map_err(|error| SealError::V2 { item: k.clone(), error })?
+                }
+            };
+            Ok((k.clone(), value))
         })
         .collect()
 }
@@ -351,7 +399,12 @@ pub fn seal_raw(
 /// *its* name, namespace and scope — and adds or replaces just those items.
 /// Template labels and annotations from the input are merged in; everything else
 /// in the existing object is left as it was. Returns the item names written.
-pub fn merge_into(existing: &mut SealedSecret, input: InputSecret, key: &PublicKey) -> Result<Vec<String>, SealError> {
+pub fn merge_into<'a>(
+    existing: &mut SealedSecret,
+    input: InputSecret,
+    to: impl Into<SealTo<'a>>,
+) -> Result<Vec<String>, SealError> {
+    let to = to.into();
     let name = nonempty(existing.metadata.name.as_deref())
         .ok_or(SealError::MissingName)?
         .to_string();
@@ -366,11 +419,12 @@ pub fn merge_into(existing: &mut SealedSecret, input: InputSecret, key: &PublicK
             "it uses the deprecated spec.data field; re-seal it before merging items into it".into(),
         ));
     }
-    let label = scope.label(&namespace, &name);
-    let sealed = encrypt_items(&input.items, key, &label)?;
+    let sealed = encrypt_items(&input.items, to, scope, &namespace, &name)?;
     let written: Vec<String> = sealed.keys().cloned().collect();
     existing.spec.encrypted_data.extend(sealed);
-    add_sealed_to(existing.metadata.annotations.as_mut(), key);
+    if let SealTo::Bitnami(key) = to {
+        add_sealed_to(existing.metadata.annotations.as_mut(), key);
+    }
 
     let mut meta = input.metadata;
     strip_metadata(&mut meta);
@@ -396,10 +450,14 @@ pub fn merge_into(existing: &mut SealedSecret, input: InputSecret, key: &PublicK
 /// what the merge changed: keys keep their order, fields gitseal doesn't model
 /// (kubeseal's `creationTimestamp: null`, unknown annotations, status) stay, and
 /// untouched items stay byte-identical. Returns the item names written.
-pub fn merge_into_document(doc: &mut Value, input: InputSecret, key: &PublicKey) -> Result<Vec<String>, SealError> {
+pub fn merge_into_document<'a>(
+    doc: &mut Value,
+    input: InputSecret,
+    to: impl Into<SealTo<'a>>,
+) -> Result<Vec<String>, SealError> {
     let mut typed: SealedSecret =
         serde_json::from_value(doc.clone()).map_err(|e| SealError::NotSealedSecret(e.to_string()))?;
-    let written = merge_into(&mut typed, input, key)?;
+    let written = merge_into(&mut typed, input, to)?;
 
     let root = doc
         .as_object_mut()

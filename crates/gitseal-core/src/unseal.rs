@@ -32,6 +32,8 @@ pub struct Unsealed {
     pub key_by_item: BTreeMap<String, usize>,
     /// RSA private-key operations spent (keys of the wrong size are never tried).
     pub rsa_operations: usize,
+    /// How many items were in gitseal's v2 (age) format; the others were Bitnami's.
+    pub v2_items: usize,
 }
 
 /// Shows identity and item names, never values.
@@ -54,6 +56,8 @@ pub enum ItemFailure {
     NoKey,
     TooShort,
     InvalidBase64(String),
+    /// A v2 (age) item that could not be opened.
+    V2(crate::v2::V2Error),
 }
 
 /// Why a SealedSecret could not be unsealed. Unsealing is all or nothing.
@@ -105,6 +109,7 @@ impl fmt::Display for ItemFailures<'_> {
                 ItemFailure::NoKey => {}
                 ItemFailure::TooShort => parts.push(format!("item {k:?}: {}", HybridError::TooShort)),
                 ItemFailure::InvalidBase64(why) => parts.push(format!("item {k:?}: invalid base64: {why}")),
+                ItemFailure::V2(e) => parts.push(format!("item {k:?}: {e}")),
             }
         }
         f.write_str(&parts.join("; "))
@@ -118,6 +123,16 @@ impl fmt::Display for ItemFailures<'_> {
 pub fn unseal<K: Borrow<PrivateKey>>(
     sealed: &SealedSecret,
     keys: &[K],
+    opts: UnsealOptions,
+) -> Result<Unsealed, UnsealError> {
+    unseal_with(sealed, keys, &[], opts)
+}
+
+/// [`unseal`] with age identities as well, for items in gitseal's v2 format.
+pub fn unseal_with<K: Borrow<PrivateKey>>(
+    sealed: &SealedSecret,
+    keys: &[K],
+    identities: &[&crate::v2::Identity],
     opts: UnsealOptions,
 ) -> Result<Unsealed, UnsealError> {
     let keys: Vec<&PrivateKey> = keys.iter().map(Borrow::borrow).collect();
@@ -145,7 +160,22 @@ pub fn unseal<K: Borrow<PrivateKey>>(
     let mut failures = Vec::new();
     let mut rsa_operations = 0;
     let mut last_key: Option<usize> = None;
+    let mut v2_items = 0;
     for (item, value) in &sealed.spec.encrypted_data {
+        if crate::v2::is_v2(value) {
+            v2_items += 1;
+            let binding = crate::v2::Binding {
+                scope,
+                namespace,
+                name,
+                key: item,
+            };
+            match crate::v2::open(value, identities, &binding) {
+                Ok(pt) => drop(plain.insert(item.clone(), pt)),
+                Err(e) => failures.push((item.clone(), ItemFailure::V2(e))),
+            }
+            continue;
+        }
         let ct = match meta::decode_base64(value) {
             Ok(ct) => ct,
             Err(e) => {
@@ -239,6 +269,7 @@ pub fn unseal<K: Borrow<PrivateKey>>(
         secret,
         key_by_item,
         rsa_operations,
+        v2_items,
     })
 }
 
@@ -267,6 +298,7 @@ fn unseal_v1(
         secret,
         key_by_item: BTreeMap::new(),
         rsa_operations,
+        v2_items: 0,
     })
 }
 

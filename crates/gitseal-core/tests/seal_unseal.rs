@@ -768,3 +768,102 @@ fn expired_certificates_are_refused_with_kubeseals_message() {
     assert!(CERT.check_not_expired(time::OffsetDateTime::now_utc()).is_ok());
     assert!(Certificate::from_pem(b"not a cert").is_err());
 }
+
+#[test]
+fn v2_items_mix_with_bitnami_items_in_one_sealed_secret() {
+    use gitseal_core::rotate::reseal;
+    use gitseal_core::unseal::unseal_with;
+    use gitseal_core::v2::{Identity, Recipient};
+    let (cluster, recovery) = (Identity::generate(), Identity::generate());
+    let recipients: Vec<Recipient> = vec![cluster.recipient().clone(), recovery.recipient().clone()];
+
+    // Bitnami items first, then a v2 item merged in.
+    let items: BTreeMap<_, _> = [("rsa".to_string(), b"from-kubeseal".to_vec())].into();
+    let mut file = seal(secret_with(&items, "team-a", "app"), CERT.public_key(), &opts()).unwrap();
+    let more = input(json!({"apiVersion": "v1", "kind": "Secret", "stringData": {"age": "from-gitseal"}}));
+    merge_into(&mut file, more, recipients.as_slice()).unwrap();
+    assert!(gitseal_core::v2::is_v2(&file.spec.encrypted_data["age"]));
+    assert!(!gitseal_core::v2::is_v2(&file.spec.encrypted_data["rsa"]));
+    assert_eq!(
+        sealed_to(file.annotations()),
+        [CERT.public_key().short_fingerprint().as_str()],
+        "the RSA record is unchanged by v2 items"
+    );
+
+    // Both formats open together; either recipient opens the v2 item.
+    for id in [&cluster, &recovery] {
+        let u = unseal_with(&file, &KEYS, &[id], UnsealOptions::default()).unwrap();
+        let data = u.secret.data.unwrap();
+        assert_eq!(
+            (data["rsa"].0.as_slice(), data["age"].0.as_slice()),
+            (&b"from-kubeseal"[..], &b"from-gitseal"[..])
+        );
+        assert_eq!(u.v2_items, 1);
+    }
+    // Without an identity the v2 item fails, by name, and nothing is unsealed.
+    let err = unseal(&file, &KEYS, UnsealOptions::default()).unwrap_err();
+    assert_eq!(err.failed_items(), ["age"]);
+    assert!(err.to_string().contains("item \"age\": no identity matches"), "{err}");
+    let stranger = Identity::generate();
+    assert!(unseal_with(&file, &KEYS, &[&stranger], UnsealOptions::default()).is_err());
+
+    // Copied into another SealedSecret, the v2 value is refused: it binds the name.
+    let mut other = file.clone();
+    other.metadata.name = Some("other".into());
+    other.spec.encrypted_data.remove("rsa");
+    let err = unseal_with(&other, &KEYS, &[&cluster], UnsealOptions::default()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is bound to scope=strict namespace=team-a name=app key=age"),
+        "{err}"
+    );
+    // Or into another item of the same one.
+    let mut swapped = file.clone();
+    let v = swapped.spec.encrypted_data.remove("age").unwrap();
+    swapped.spec.encrypted_data.insert("renamed".into(), v);
+    assert!(unseal_with(&swapped, &KEYS, &[&cluster], UnsealOptions::default()).is_err());
+
+    // Rotation moves Bitnami items and leaves v2 items (their recipients may be
+    // recovery keys the controller doesn't hold) byte-identical.
+    let rotated = reseal(&file, &KEYS, DEMO_KEYS[0].public_key(), UnsealOptions::default()).unwrap();
+    assert_eq!(rotated.spec.encrypted_data["age"], file.spec.encrypted_data["age"]);
+    assert_ne!(rotated.spec.encrypted_data["rsa"], file.spec.encrypted_data["rsa"]);
+    let u = unseal_with(&rotated, &DEMO_KEYS, &[&recovery], UnsealOptions::default()).unwrap();
+    assert_eq!(u.secret.data.unwrap()["rsa"].0, b"from-kubeseal");
+
+    // Structure checks accept v2 items without a key.
+    assert_eq!(check_structure(&file, Some(CERT.public_key())), Vec::<String>::new());
+    let mut broken = file.clone();
+    broken
+        .spec
+        .encrypted_data
+        .insert("bad".into(), "gitseal:v2:abc:AAAA".into());
+    let problems = check_structure(&broken, None);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("item \"bad\": truncated or malformed age header"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn generated_key_secrets_carry_an_age_identity_that_parses_back() {
+    use gitseal_core::keys::{AGE_KEY, KeyGenParams, generate, key_secret, parse_age_identities};
+    let key = generate(&KeyGenParams {
+        bits: 2048,
+        common_name: String::new(),
+        not_before: time::OffsetDateTime::now_utc(),
+        validity: time::Duration::days(1),
+    })
+    .unwrap();
+    let secret = key_secret(&key, "kube-system", "sealed-secrets-keyabc");
+    let file = String::from_utf8(secret.data.as_ref().unwrap()[AGE_KEY].0.clone()).unwrap();
+    assert!(file.contains(&format!("# public key: {}", key.age_identity.recipient().as_str())));
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": [serde_json::to_value(&secret).unwrap()]});
+    let ids = parse_age_identities(serde_json::to_string(&list).unwrap().as_bytes()).unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(ids[0].recipient().as_str(), key.age_identity.recipient().as_str());
+    // An identity file reads as it is; PEM holds none.
+    assert_eq!(parse_age_identities(file.as_bytes()).unwrap().len(), 1);
+    assert!(parse_age_identities(&testdata("keys/second.key")).unwrap().is_empty());
+}

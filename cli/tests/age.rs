@@ -1,0 +1,254 @@
+//! v2 (age) items through the binary: sealing to several recipients, break-glass
+//! unsealing with an identity file, mixing with Bitnami items, and interop with
+//! the standard `age` CLI.
+
+mod common;
+
+use common::{assert_fails, docs, repo, stderr, stdout};
+use std::path::PathBuf;
+use std::process::Output;
+
+use assert_cmd::Command;
+use base64::Engine as _;
+use gitseal_core::v2::Identity;
+use serde_json::Value;
+
+const CERT: &str = "testdata/keys/demo.crt";
+const KEY: &str = "testdata/keys/demo.key";
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, contents).unwrap();
+        p.display().to_string()
+    }
+
+    /// A fresh identity file; returns (path, recipient).
+    fn identity(&self, name: &str) -> (String, String) {
+        let id = Identity::generate();
+        let path = self.write(name, id.to_file("2026-01-01T00:00:00Z").as_bytes());
+        (path, id.recipient().as_str().to_string())
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        Command::cargo_bin("gitseal")
+            .unwrap()
+            .current_dir(repo(""))
+            .env_remove("GITSEAL_CERT")
+            .env("HOME", self.dir.path())
+            .env("KUBECONFIG", self.dir.path().join("no-kubeconfig"))
+            .args(args)
+            .write_stdin(stdin.as_bytes().to_vec())
+            .output()
+            .unwrap()
+    }
+}
+
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: app\nstringData:\n  password: hunter2\n  user: admin\n";
+
+fn value(doc: &Value, item: &str) -> String {
+    doc["spec"]["encryptedData"][item].as_str().unwrap().to_string()
+}
+
+fn data(o: &Output, item: &str) -> String {
+    let secret = &docs(&stdout(o))[0];
+    let b64 = secret["data"][item].as_str().unwrap();
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap()
+}
+
+#[test]
+fn sealed_to_several_recipients_each_identity_unseals() {
+    let env = Env::new();
+    let (cluster, cluster_r) = env.identity("cluster.txt");
+    let (recovery, recovery_r) = env.identity("recovery.txt");
+    let (_, stranger_r) = env.identity("stranger.txt");
+    let recipients = env.write("recipients.txt", format!("# cluster\n{cluster_r}\n\n{recovery_r}\n"));
+    let o = env.run(&["seal", "--recipients-file", &recipients], SECRET);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sealed = env.write("sealed.yaml", stdout(&o));
+    let doc = &docs(&stdout(&o))[0];
+    assert!(value(doc, "password").starts_with("gitseal:v2:"));
+    assert!(
+        doc["metadata"]["annotations"]["gitseal.dev/sealed-to"].is_null(),
+        "the RSA record is for Bitnami items only"
+    );
+
+    for id in [&cluster, &recovery] {
+        let o = env.run(&["unseal", "--identity", id, &sealed], "");
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            (data(&o, "password"), data(&o, "user")),
+            ("hunter2".into(), "admin".into())
+        );
+    }
+    let o = env.run(&["seal", "--recipient", &stranger_r], SECRET);
+    let only_stranger = env.write("stranger.yaml", stdout(&o));
+    let o = env.run(&["unseal", "--identity", &cluster, &only_stranger], "");
+    assert_fails(
+        &o,
+        1,
+        &[
+            "document 1 (SealedSecret app/db)",
+            "item \"password\": no identity matches",
+        ],
+    );
+    // validate with the identity: whole-file check, one line per problem.
+    let o = env.run(&["validate", "--identity", &recovery, &sealed], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run(&["validate", "--identity", &cluster, &only_stranger], "");
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn bitnami_and_v2_items_mix_through_merge_into() {
+    let env = Env::new();
+    let (id, recipient) = env.identity("id.txt");
+    let o = env.run(&["seal", "--cert", CERT], SECRET);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = env.write("db.yaml", stdout(&o));
+    let before = docs(&std::fs::read_to_string(&file).unwrap())[0].clone();
+    let update = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: whatever\nstringData:\n  token: t0k3n\n";
+    let o = env.run(&["seal", "--recipient", &recipient, "--merge-into", &file], update);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = docs(&std::fs::read_to_string(&file).unwrap())[0].clone();
+    assert_eq!(value(&after, "password"), value(&before, "password"), "untouched");
+    assert!(value(&after, "token").starts_with("gitseal:v2:"));
+    assert!(!value(&after, "password").starts_with("gitseal:"));
+
+    // Both kinds of key at once.
+    let o = env.run(&["unseal", "--key", KEY, "--identity", &id, &file], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        (data(&o, "password"), data(&o, "token")),
+        ("hunter2".into(), "t0k3n".into())
+    );
+    // Structure checks with the certificate accept the v2 item.
+    let o = env.run(&["validate", "--cert", CERT, &file], "");
+    assert!(o.status.success(), "{}", stdout(&o));
+    // The RSA key alone fails on the v2 item, by name.
+    let o = env.run(&["unseal", "--key", KEY, &file], "");
+    assert_fails(&o, 1, &["item \"token\": no identity matches"]);
+}
+
+#[test]
+fn flags_that_contradict_each_other_are_usage_errors() {
+    let env = Env::new();
+    let (_, recipient) = env.identity("id.txt");
+    let o = env.run(&["seal", "--scheme", "bitnami", "--recipient", &recipient], SECRET);
+    assert_fails(&o, 2, &["--recipient", "--scheme bitnami"]);
+    let o = env.run(&["seal", "--scheme", "v2", "--cert", CERT], SECRET);
+    assert_fails(&o, 2, &["--cert is for Bitnami items"]);
+    let o = env.run(&["seal", "--recipient", "age1nope"], SECRET);
+    assert_fails(&o, 2, &["--recipient", "invalid age recipient \"age1nope\""]);
+    let bad = env.write("bad.txt", format!("{recipient}\nssh-ed25519 AAAA\n"));
+    let o = env.run(&["seal", "--recipients-file", &bad], SECRET);
+    assert_fails(&o, 1, &[&format!("{bad}:2"), "invalid age recipient"]);
+    // v2 without recipients and without a cluster to ask.
+    let o = env.run(&["seal", "--scheme", "v2"], SECRET);
+    assert_fails(&o, 2, &["no recipients", "--recipient"]);
+    let o = env.run(&["unseal", "--identity", &bad], "");
+    assert_fails(&o, 1, &[&bad, "line 1 is not an AGE-SECRET-KEY-1"]);
+}
+
+#[test]
+fn raw_v2_values_bind_the_item_name() {
+    let env = Env::new();
+    let (id, recipient) = env.identity("id.txt");
+    let plain = env.write("pw", "hunter2");
+    let args = ["seal", "--raw", "--recipient", &recipient, "-n", "app", "--name", "db"];
+    let o = env.run(&args, "hunter2");
+    assert_fails(&o, 2, &["--from-file ITEM=PATH"]);
+    let from = format!("password={plain}");
+    let o = env.run(&[&args[..], &["--from-file", &from]].concat(), "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let raw = stdout(&o);
+    let ss = |item: &str| {
+        format!(
+            "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: db\n  namespace: app\nspec:\n  encryptedData:\n    {item}: {raw}\n"
+        )
+    };
+    let o = env.run(&["unseal", "--identity", &id], &ss("password"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(data(&o, "password"), "hunter2");
+    let o = env.run(&["unseal", "--identity", &id], &ss("other"));
+    assert_fails(
+        &o,
+        1,
+        &["item \"other\": the value is bound to scope=strict namespace=app name=db key=password"],
+    );
+}
+
+/// The `age` CLI (Debian package `age`). CI installs it; elsewhere the test says
+/// so and skips.
+fn age_cli() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let found = std::env::split_paths(&path)
+        .map(|d| d.join("age"))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install the Debian package age"
+        );
+        eprintln!("skipping: the age CLI is not installed (apt install age)");
+    }
+    found
+}
+
+#[test]
+fn v2_values_open_with_the_standard_age_cli() {
+    let Some(age) = age_cli() else { return };
+    let env = Env::new();
+    let (id, recipient) = env.identity("id.txt");
+    let o = env.run(
+        &["seal", "--recipient", &recipient, "--scope", "namespace-wide"],
+        SECRET,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = value(&docs(&stdout(&o))[0], "password");
+    // gitseal:v2:<record>:<base64 of a binary age file>
+    let b64 = v.rsplit(':').next().unwrap();
+    let bin = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    let file = env.write("item.age", &bin);
+    let out = std::process::Command::new(age)
+        .args(["--decrypt", "--identity", &id, &file])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "gitseal.dev/v2 scope=namespace-wide namespace=app key=password\nhunter2"
+    );
+
+    // The other way: a value made with the age CLI alone (no recipient record)
+    // unseals with gitseal.
+    let payload = env.write(
+        "payload",
+        "gitseal.dev/v2 scope=strict namespace=app name=db key=user\nroot",
+    );
+    let out = std::process::Command::new(age_cli().unwrap())
+        .args(["--encrypt", "--recipient", &recipient, &payload])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let made_by_age = format!(
+        "gitseal:v2::{}",
+        base64::engine::general_purpose::STANDARD.encode(&out.stdout)
+    );
+    let ss = format!(
+        "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: db\n  namespace: app\nspec:\n  encryptedData:\n    user: {made_by_age}\n"
+    );
+    let o = env.run(&["unseal", "--identity", &id], &ss);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(data(&o, "user"), "root");
+}
