@@ -317,11 +317,13 @@ async fn sync(ss: &Arc<SealedSecret>, ctx: &Ctx) -> Result<bool, Error> {
 
     // 2. Read the Secret, unless the cache (complete after priming) says there is
     // none and this controller never wrote one: right after a write the cache can
-    // lag, and trusting it would decrypt again only to hit AlreadyExists.
+    // lag, and trusting it would decrypt again only to hit AlreadyExists. With a
+    // label selector the cache holds only labelled Secrets, so absence says nothing.
     let secrets: Api<Secret> = Api::namespaced(shared.client.clone(), &namespace);
     let written_before = lock(&shared.verified).contains_key(&id);
+    let cache_complete = shared.flags.label_selector.is_none();
     let existing = match cached {
-        Some(None) if !written_before => None,
+        Some(None) if !written_before && cache_complete => None,
         _ => secrets.get_opt(&name).await.map_err(Error::Fetch)?,
     };
     let own = ownership(ss, existing.as_ref().map(|s| &s.metadata));

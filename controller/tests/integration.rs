@@ -642,3 +642,42 @@ async fn v2_items_unseal_next_to_bitnami_ones_and_recipients_are_served() {
     assert_eq!(status, 200);
     assert_calls_listed(&emu);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_selector_never_hides_an_existing_secret() {
+    // The selector picks SealedSecrets by label; their Secrets need not carry it,
+    // so the Secret cache can't say a Secret is absent.
+    let emu = emulator().await;
+    emu.create(key_secret("second-key-secret.yaml", CONTROLLER_NS)).unwrap();
+    let key = private_key("second.key");
+    let flags = ["--label-selector", "tier=prod"];
+    let labelled = |value: &str| {
+        let mut ss = sealed_secret(&key, "app", "db", &[("password", value)]);
+        ss["metadata"]["labels"] = json!({"tier": "prod"});
+        ss
+    };
+    let c = Controller::start(&emu, &flags);
+    emu.create(labelled("one")).unwrap();
+    let secret = eventually(T, "Secret app/db", || emu.get(V1, "secrets", Some("app"), "db")).await;
+    assert!(secret["metadata"]["labels"]["tier"].is_null());
+    drop(c);
+
+    // A new process, then a change: it must update the Secret, not try to create it.
+    let _c = Controller::start(&emu, &flags);
+    let mut updated = labelled("two");
+    let current = emu
+        .get("bitnami.com/v1alpha1", "sealedsecrets", Some("app"), "db")
+        .unwrap();
+    updated["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+    let api: kube::Api<gitseal_api::SealedSecret> = kube::Api::namespaced(emu.client(), "app");
+    api.replace("db", &Default::default(), &serde_json::from_value(updated).unwrap())
+        .await
+        .unwrap();
+    eventually(T, "updated Secret", || {
+        let s = emu.get(V1, "secrets", Some("app"), "db")?;
+        (secret_data(&s, "password").as_deref() == Some("two")).then_some(())
+    })
+    .await;
+    let (status, message) = eventually(T, "Synced", || synced(&emu, "app", "db")).await;
+    assert_eq!((status.as_str(), message.as_str()), ("True", ""));
+}
