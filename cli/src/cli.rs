@@ -54,6 +54,11 @@ pub enum Command {
         gitseal recipients -o cluster.txt\n  \
         gitseal seal --recipients-file cluster.txt --recipients-file recovery.txt -f secret.yaml")]
     Recipients(CertArgs),
+    /// Back up, restore and list the controller's keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Re-seal SealedSecrets to the controller's newest key, rewriting the files in place (kubeseal --re-encrypt).
     #[command(
         visible_alias = "re-encrypt",
@@ -61,7 +66,9 @@ pub enum Command {
                       are rewritten only if all of them succeed. Other documents are left as they are.\n\n\
                       Examples:\n  \
                       gitseal reencrypt deploy/*.sealed.yaml\n  \
-                      gitseal reencrypt < old.yaml > new.yaml"
+                      gitseal reencrypt < old.yaml > new.yaml\n  \
+                      gitseal reencrypt --all .\n  \
+                      gitseal reencrypt --all clusters/ --key keys.yaml --identity recovery.txt"
     )]
     Reencrypt(ReencryptArgs),
     /// Find plaintext Secrets, PEM private keys and age secret keys before they are committed.
@@ -353,8 +360,121 @@ pub struct ReencryptArgs {
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
+    /// Every SealedSecret in the YAML and JSON files under DIR (.gitignore is
+    /// honoured), item by item: items already sealed to their target stay
+    /// byte-identical. Targets come from .gitseal.yaml or the flags below.
+    #[arg(long, value_name = "DIR", conflicts_with = "files")]
+    pub all: Option<PathBuf>,
+
+    /// With --all, offline: private keys (key Secrets' age.key included) that
+    /// open the items. Without --key, Bitnami items go through the controller.
+    #[arg(long = "key", value_name = "FILE", value_delimiter = ',', requires = "all")]
+    pub keys: Vec<PathBuf>,
+
+    /// With --all: age identity files that open v2 items being moved.
+    #[arg(long = "identity", short = 'i', value_name = "FILE", requires = "all")]
+    pub identities: Vec<PathBuf>,
+
+    /// With --all --key: the certificate Bitnami items move to (default: the
+    /// .gitseal.yaml rule's cert).
+    #[arg(long, value_name = "CERT", requires = "keys")]
+    pub cert: Option<String>,
+
+    /// With --all: the recipients v2 items move to (default: the rule's).
+    #[arg(long = "recipient", value_name = "AGE1…", requires = "all")]
+    pub recipients: Vec<String>,
+
+    /// With --all: files of recipients v2 items move to.
+    #[arg(long = "recipients-file", value_name = "FILE", requires = "all")]
+    pub recipients_files: Vec<PathBuf>,
+
+    /// With --all: `v2` also turns Bitnami items into v2 items (needs --key).
+    /// Default: the rule's `scheme`.
+    #[arg(long, value_enum, requires = "all")]
+    pub scheme: Option<SchemeArg>,
+
     #[command(flatten)]
     pub controller: ControllerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Each key: fingerprint, age recipient, creation time, status, and how many SealedSecrets use it.
+    List(KeysListArgs),
+    /// Write every controller key into one file, age-encrypted to --to recipients.
+    #[command(after_help = "Examples:\n  \
+        gitseal keys backup --to age1… --to age1… -o keys-2026-11.age\n  \
+        gitseal keys backup --to-file recovery.txt --key keys.yaml -o keys.age")]
+    Backup(KeysBackupArgs),
+    /// Decrypt a backup and create its key Secrets; existing ones are never overwritten.
+    #[command(after_help = "Examples:\n  \
+        gitseal keys restore keys-2026-11.age --identity recovery-key.txt\n  \
+        gitseal keys restore keys.age -i key.txt --namespace sealed-secrets --dry-run")]
+    Restore(KeysRestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeySource {
+    /// Read the keys from these files (key Secrets or a List of them, e.g. a
+    /// decrypted backup) instead of the cluster.
+    #[arg(long = "key", value_name = "FILE", value_delimiter = ',')]
+    pub keys: Vec<PathBuf>,
+
+    /// Namespace of the controller, where its key Secrets are.
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
+        default_value = "kube-system",
+        value_name = "NAMESPACE"
+    )]
+    pub controller_namespace: String,
+
+    /// The controller's --key-prefix: also the name of the legacy unlabelled key Secret.
+    #[arg(long, default_value = "sealed-secrets-key", value_name = "PREFIX")]
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysListArgs {
+    #[command(flatten)]
+    pub source: KeySource,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysBackupArgs {
+    /// age recipient (age1…) the backup is encrypted to; repeat for several people.
+    #[arg(long = "to", value_name = "AGE1…", required_unless_present = "to_files")]
+    pub to: Vec<String>,
+
+    /// File of age recipients, one per line; repeatable.
+    #[arg(long = "to-file", value_name = "FILE")]
+    pub to_files: Vec<PathBuf>,
+
+    /// Write the backup to FILE (atomically, mode 0600) instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub source: KeySource,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysRestoreArgs {
+    /// The backup `gitseal keys backup` wrote.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// age identity file that opens the backup; repeatable.
+    #[arg(long = "identity", short = 'i', value_name = "FILE", required = true)]
+    pub identities: Vec<PathBuf>,
+
+    /// Create the key Secrets in this namespace (default: the one each was backed up from).
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Show what would be created, and check the backup opens, without writing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod io;
 mod online;
+mod repo_config;
 
 use std::process::ExitCode;
 
@@ -62,7 +63,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Cert(args) => commands::cert::run(args, kube)?,
         Command::Recipients(args) => commands::cert::recipients(args, kube)?,
-        Command::Reencrypt(args) => commands::reencrypt::run(args, kube)?,
+        Command::Keys { command } => {
+            if !commands::keys::run(command, kube)? {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Reencrypt(args) => match &args.all {
+            Some(dir) => {
+                if !commands::reencrypt_all::run(args, dir, kube)? {
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            None => commands::reencrypt::run(args, kube)?,
+        },
         Command::Scan(args) => {
             if !commands::scan::run(args)? {
                 return Ok(ExitCode::from(1));

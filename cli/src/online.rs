@@ -76,6 +76,71 @@ impl Reply {
     }
 }
 
+/// A connection to the API server itself, for the commands that read or write
+/// objects (`gitseal keys`).
+pub struct Cluster {
+    // Dropped before the runtime it runs on.
+    client: kube::Client,
+    rt: tokio::runtime::Runtime,
+    /// The API server, for messages (no credentials).
+    server: String,
+}
+
+impl Cluster {
+    pub fn connect(kube: Kube<'_>) -> Result<Cluster> {
+        let kubeconfig = load_kubeconfig(kube)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the network runtime")?;
+        let (client, server) = rt.block_on(async {
+            let mut config = client_config(kubeconfig, kube).await?;
+            // kube-rs would retry 429/503/504 for minutes; gitseal reports them instead.
+            config.default_retry = false;
+            let server = io::redact(&config.cluster_url.to_string());
+            let client = kube::Client::try_from(config)
+                .map_err(|e| anyhow!("cannot set up a client for the API server at {server}: {}", chain(&e)))?;
+            Ok::<_, anyhow::Error>((client, server))
+        })?;
+        Ok(Cluster { client, rt, server })
+    }
+
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// Runs one API call with the request timeout, naming `what` on failure.
+    pub fn call<T>(&self, what: &str, fut: impl std::future::Future<Output = kube::Result<T>>) -> Result<T> {
+        match self
+            .rt
+            .block_on(async { tokio::time::timeout(REQUEST_TIMEOUT, fut).await })
+        {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(kube::Error::Api(status))) => {
+                let msg = status.message.lines().next().unwrap_or("").trim().to_string();
+                match status.code {
+                    401 => bail!(
+                        "cannot {what}: unauthorized: the API server at {} rejected the kubeconfig's credentials: {msg}",
+                        self.server
+                    ),
+                    403 => bail!("cannot {what}: forbidden: {msg}"),
+                    code => bail!("cannot {what}: HTTP {code}: {msg}"),
+                }
+            }
+            Ok(Err(e)) => bail!(
+                "cannot {what}: cannot reach the API server at {}: {}",
+                self.server,
+                chain(&e)
+            ),
+            Err(_) => bail!(
+                "cannot {what}: no answer from the API server at {} within {}s",
+                self.server,
+                REQUEST_TIMEOUT.as_secs()
+            ),
+        }
+    }
+}
+
 /// A connection to one controller Service.
 pub struct Controller {
     // Dropped before the runtime it runs on.
@@ -95,19 +160,9 @@ impl Controller {
     pub fn connect(kube: Kube<'_>, args: &ControllerArgs) -> Result<Controller> {
         check_name("--controller-name", &args.controller_name)?;
         check_name("--controller-namespace", &args.controller_namespace)?;
-        let kubeconfig = load_kubeconfig(kube)?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the network runtime")?;
+        let Cluster { client, rt, server } = Cluster::connect(kube)?;
         let (ns, name) = (args.controller_namespace.clone(), args.controller_name.clone());
-        let (client, server, port) = rt.block_on(async {
-            let mut config = client_config(kubeconfig, kube).await?;
-            // kube-rs would retry 429/503/504 for minutes; gitseal reports them instead.
-            config.default_retry = false;
-            let server = io::redact(&config.cluster_url.to_string());
-            let client = kube::Client::try_from(config)
-                .map_err(|e| anyhow!("cannot set up a client for the API server at {server}: {}", chain(&e)))?;
+        let port = rt.block_on(async {
             let api: Api<Service> = Api::namespaced(client.clone(), &ns);
             let svc = match tokio::time::timeout(REQUEST_TIMEOUT, api.get(&name)).await {
                 Ok(Ok(svc)) => svc,
@@ -124,7 +179,7 @@ impl Controller {
                 .ok_or_else(|| anyhow!("service {ns}/{name} has no ports: cannot reach the controller through it"))?
                 .name
                 .unwrap_or_default();
-            Ok((client, server, port))
+            Ok::<_, anyhow::Error>(port)
         })?;
         let proxy = format!("/api/v1/namespaces/{ns}/services/http:{name}:{port}/proxy");
         Ok(Controller {

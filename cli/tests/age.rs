@@ -252,3 +252,197 @@ fn v2_values_open_with_the_standard_age_cli() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(data(&o, "user"), "root");
 }
+
+#[test]
+fn a_gitseal_yaml_picks_recipients_or_cert_by_path_so_no_flags_are_needed() {
+    let env = Env::new();
+    let repo_dir = env.dir.path().join("gitops");
+    std::fs::create_dir_all(repo_dir.join("clusters/prod/app")).unwrap();
+    std::fs::create_dir_all(repo_dir.join("clusters/legacy")).unwrap();
+    std::fs::create_dir_all(repo_dir.join("keys")).unwrap();
+    let (prod_id, prod_r) = env.identity("prod-id.txt");
+    let (dr_id, dr_r) = env.identity("dr-id.txt");
+    std::fs::write(repo_dir.join("keys/dr.txt"), format!("# break-glass\n{dr_r}\n")).unwrap();
+    std::fs::copy(repo(CERT), repo_dir.join("keys/legacy.pem")).unwrap();
+    std::fs::write(
+        repo_dir.join(".gitseal.yaml"),
+        format!(
+            "creation_rules:\n  - path_regex: ^clusters/prod/\n    recipients: [{prod_r}]\n    recipients_files: [keys/dr.txt]\n    scope: namespace-wide\n  - path_regex: ^clusters/legacy/\n    cert: keys/legacy.pem\n"
+        ),
+    )
+    .unwrap();
+
+    // Deep inside prod/: v2, to both recipients, namespace-wide, no flags.
+    let out = repo_dir.join("clusters/prod/app/db.yaml");
+    let o = env.run(&["seal", "-w", out.to_str().unwrap()], SECRET);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = &docs(&std::fs::read_to_string(&out).unwrap())[0];
+    assert!(value(doc, "password").starts_with("gitseal:v2:"));
+    assert_eq!(
+        doc["metadata"]["annotations"]["sealedsecrets.bitnami.com/namespace-wide"],
+        "true"
+    );
+    for id in [&prod_id, &dr_id] {
+        let o = env.run(&["unseal", "--identity", id, out.to_str().unwrap()], "");
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+
+    // legacy/: Bitnami items to the configured certificate.
+    let out = repo_dir.join("clusters/legacy/db.yaml");
+    let o = env.run(&["seal", "-w", out.to_str().unwrap()], SECRET);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run(&["unseal", "--key", KEY, out.to_str().unwrap()], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // Flags win: --cert in prod/ seals Bitnami items, with the rule's scope.
+    let out = repo_dir.join("clusters/prod/app/other.yaml");
+    let o = env.run(&["seal", "--cert", CERT, "-w", out.to_str().unwrap()], SECRET);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = &docs(&std::fs::read_to_string(&out).unwrap())[0];
+    assert!(!value(doc, "password").starts_with("gitseal:"));
+
+    // A broken config is one clear line naming it.
+    std::fs::write(repo_dir.join(".gitseal.yaml"), "creation_rules:\n  - scheme: v3\n").unwrap();
+    let o = env.run(&["seal", "-w", out.to_str().unwrap()], SECRET);
+    assert_fails(&o, 1, &[".gitseal.yaml: creation_rules[0]: scheme \"v3\""]);
+}
+
+#[test]
+fn reencrypt_all_moves_only_what_is_not_on_target_and_keeps_the_rest_byte_identical() {
+    let env = Env::new();
+    let root = env.dir.path().join("gitops");
+    for d in ["prod", "keys", "ignored"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let (a_id, a_r) = env.identity("a.txt");
+    let (dr_id, dr_r) = env.identity("dr.txt");
+    std::fs::copy(repo(CERT), root.join("keys/demo.pem")).unwrap();
+    std::fs::write(
+        root.join(".gitseal.yaml"),
+        format!("creation_rules:\n  - path_regex: ^prod/\n    cert: keys/demo.pem\n    recipients: [{a_r}, {dr_r}]\n"),
+    )
+    .unwrap();
+    std::fs::write(root.join(".gitignore"), "ignored/\n").unwrap();
+    let seal = |args: &[&str], input: &str| {
+        let o = env.run(&[&["seal"], args].concat(), input);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let secret = |name: &str, item: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: app\nstringData:\n  {item}: v-{name}-{item}\n"
+        )
+    };
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    // On target already: a Bitnami item to the demo key, a v2 item to both recipients.
+    let on_target = write("prod/a.yaml", &seal(&["--cert", CERT], &secret("a", "rsa")));
+    let s = on_target.to_str().unwrap();
+    let o = env.run(
+        &["seal", "--recipient", &a_r, "--recipient", &dr_r, "--merge-into", s],
+        &secret("a", "age"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Behind: a Bitnami item to the older key, a v2 item without the recovery key.
+    let behind = write(
+        "prod/b.yaml",
+        &seal(&["--cert", "testdata/keys/second.crt"], &secret("b", "rsa")),
+    );
+    let b = behind.to_str().unwrap();
+    let o = env.run(&["seal", "--recipient", &a_r, "--merge-into", b], &secret("b", "age"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&behind).unwrap();
+    std::fs::write(&behind, format!("# keep this comment\n{text}")).unwrap();
+    let unrelated = write(
+        "prod/configmap.yaml",
+        "# a comment\nkind: ConfigMap\nmetadata: {name: c}\n",
+    );
+    let ignored = write(
+        "ignored/c.yaml",
+        &seal(&["--cert", "testdata/keys/second.crt"], &secret("c", "rsa")),
+    );
+    let snapshot = |p: &PathBuf| std::fs::read(p).unwrap();
+    let (a_before, b_before, u_before, i_before) = (
+        snapshot(&on_target),
+        snapshot(&behind),
+        snapshot(&unrelated),
+        snapshot(&ignored),
+    );
+
+    let all = root.to_str().unwrap();
+    let o = env.run(
+        &[
+            "reencrypt",
+            "--all",
+            all,
+            "--key",
+            "testdata/keys/second.key",
+            "--key",
+            KEY,
+            "--identity",
+            &a_id,
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 SealedSecrets in 2 files: 2 items re-sealed, 2 unchanged; 1 file rewritten"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(snapshot(&on_target), a_before, "nothing to move: byte-identical");
+    assert_eq!((snapshot(&unrelated), snapshot(&ignored)), (u_before, i_before));
+    let b_after = String::from_utf8(snapshot(&behind)).unwrap();
+    assert!(b_after.starts_with("# keep this comment\n"));
+    assert_ne!(b_after.as_bytes(), b_before.as_slice());
+    // Now the demo key alone opens the Bitnami item, and the recovery key the v2 one.
+    let o = env.run(&["unseal", "--key", KEY, "--identity", &dr_id, b], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!((data(&o, "rsa"), data(&o, "age")), ("v-b-rsa".into(), "v-b-age".into()));
+    let doc = &docs(&b_after)[0];
+    let demo_fp = gitseal_core::Certificate::from_pem(&std::fs::read(repo(CERT)).unwrap())
+        .unwrap()
+        .public_key()
+        .short_fingerprint();
+    assert_eq!(
+        doc["metadata"]["annotations"]["gitseal.dev/sealed-to"],
+        demo_fp.as_str()
+    );
+
+    // A second run finds nothing to move.
+    let o = env.run(
+        &[
+            "reencrypt",
+            "--all",
+            all,
+            "--key",
+            "testdata/keys/second.key",
+            "--key",
+            KEY,
+            "--identity",
+            &a_id,
+        ],
+        "",
+    );
+    assert!(
+        stderr(&o).contains("0 items re-sealed, 4 unchanged; 0 files rewritten"),
+        "{}",
+        stderr(&o)
+    );
+
+    // An item nobody here can open: that file fails and stays as it was; exit 1.
+    let (_, stranger_r) = env.identity("stranger.txt");
+    let stuck = write("prod/d.yaml", &seal(&["--recipient", &stranger_r], &secret("d", "age")));
+    let d_before = snapshot(&stuck);
+    let o = env.run(&["reencrypt", "--all", all, "--key", KEY, "--identity", &a_id], "");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("prod/d.yaml: document 1 (SealedSecret app/d): item \"age\": no identity matches"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(snapshot(&stuck), d_before);
+}

@@ -556,3 +556,233 @@ fn a_missing_or_unreachable_controller_is_one_clear_line() {
     let o = cluster.run(&["cert", "--controller-name", "Bad/Name"], "");
     assert_fails(&o, 2, &["--controller-name", "not a valid name"]);
 }
+
+#[test]
+fn reencrypt_all_online_rotates_through_the_controller_once_and_skips_other_clusters() {
+    let cluster = Cluster::start();
+    let tree = cluster.path("gitops");
+    std::fs::create_dir_all(tree.join("here")).unwrap();
+    std::fs::create_dir_all(tree.join("elsewhere")).unwrap();
+    // Files sealed to the old key, one of them in a directory whose rule names
+    // another cluster's certificate.
+    std::fs::copy(repo(OLD_CERT), tree.join("other-cluster.pem")).unwrap();
+    std::fs::write(
+        tree.join(".gitseal.yaml"),
+        "creation_rules:\n  - path_regex: ^elsewhere/\n    cert: other-cluster.pem\n",
+    )
+    .unwrap();
+    let here = tree.join("here/db.yaml");
+    let elsewhere = tree.join("elsewhere/db.yaml");
+    std::fs::write(&here, cluster.seal_offline(OLD_CERT)).unwrap();
+    std::fs::write(&elsewhere, cluster.seal_offline(OLD_CERT)).unwrap();
+    let elsewhere_before = std::fs::read(&elsewhere).unwrap();
+
+    let all = tree.to_str().unwrap();
+    let o = cluster.run(&["reencrypt", "--all", all], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("elsewhere/db.yaml: its .gitseal.yaml rule seals to another certificate"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 SealedSecret in 2 files: 2 items re-sealed, 0 unchanged; 1 file rewritten"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), elsewhere_before);
+    let o = cluster.unseal(CURRENT_KEY, std::fs::read(&here).unwrap());
+    assert!(o.status.success(), "now sealed to the current key: {}", stderr(&o));
+
+    // The file now records the current key: a second run sends nothing.
+    let before = std::fs::read(&here).unwrap();
+    let o = cluster.run(&["reencrypt", "--all", all], "");
+    assert!(
+        stderr(&o).contains("0 items re-sealed, 2 unchanged; 0 files rewritten"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(&here).unwrap(), before);
+}
+
+#[test]
+fn keys_are_listed_backed_up_encrypted_and_restored_without_overwriting() {
+    let cluster = Cluster::start();
+    {
+        let _guard = cluster.rt.enter();
+        cluster
+            .emulator
+            .install_crd(serde_json::to_value(gitseal_api::crd()).unwrap())
+            .unwrap();
+        cluster
+            .emulator
+            .create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}))
+            .unwrap();
+    }
+    let create = |v: Value| {
+        let _guard = cluster.rt.enter();
+        cluster.emulator.create(v).unwrap();
+    };
+    // The controller's keys: Bitnami's format (no age.key), and one gitseal made.
+    let mut old: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(repo("testdata/keys/demo-key-secret.yaml")).unwrap()).unwrap();
+    old["metadata"]["namespace"] = json!("kube-system");
+    create(old);
+    let o = cluster.run(
+        &[
+            "keygen",
+            "--key-size",
+            "2048",
+            "--key-out",
+            &cluster.path("k.key").display().to_string(),
+            "--cert-out",
+            &cluster.path("k.crt").display().to_string(),
+            "--secret-out",
+            &cluster.path("k.yaml").display().to_string(),
+            "--secret-name",
+            "sealed-secrets-keynew",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let new: Value = serde_saphyr::from_str(&std::fs::read_to_string(cluster.path("k.yaml")).unwrap()).unwrap();
+    create(new.clone());
+    let age_file = String::from_utf8(B64.decode(new["data"]["age.key"].as_str().unwrap()).unwrap()).unwrap();
+    let new_recipient = gitseal_core::v2::Identity::parse_file(&age_file).unwrap()[0]
+        .recipient()
+        .clone();
+
+    // SealedSecrets: one recording the old key, one v2 to the new key, one recording nothing.
+    let mut recorded = docs(&cluster.seal_offline(OLD_CERT))[0].clone();
+    recorded["metadata"]["name"] = json!("a");
+    create(recorded.clone());
+    let o = cluster.run(&["seal", "--recipient", new_recipient.as_str(), DB], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut v2 = docs(&stdout(&o))[0].clone();
+    v2["metadata"]["name"] = json!("b");
+    create(v2);
+    let mut unrecorded = recorded.clone();
+    unrecorded["metadata"]["name"] = json!("c");
+    unrecorded["metadata"]["annotations"] = json!({});
+    create(unrecorded);
+
+    let o = cluster.run(&["keys", "list"], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{table}"))
+            .to_string()
+    };
+    assert!(table.starts_with("NAME "), "{table}");
+    assert!(
+        row("sealed-secrets-keynew").contains(new_recipient.fingerprint()),
+        "{table}"
+    );
+    assert!(row("sealed-secrets-keynew").trim_end().ends_with(" 1"), "{table}");
+    assert!(row("sealed-secrets-keydemo").trim_end().ends_with(" 1"), "{table}");
+    assert!(
+        stderr(&o).contains("1 SealedSecret record no key yet"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Backup to two people; each can open it, and so can the age CLI.
+    let (alice, bob) = (
+        gitseal_core::v2::Identity::generate(),
+        gitseal_core::v2::Identity::generate(),
+    );
+    let alice_file = cluster.write("alice.txt", alice.to_file("x").as_bytes());
+    let backup = cluster.path("keys.age");
+    let o = cluster.run(
+        &[
+            "keys",
+            "backup",
+            "--to",
+            alice.recipient().as_str(),
+            "--to",
+            bob.recipient().as_str(),
+            "-o",
+            &backup.display().to_string(),
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("backed up 2 keys"), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&backup).unwrap();
+    assert!(text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+    assert!(!text.contains("PRIVATE KEY"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // Standard age, armored: the age CLI opens it as well (CI installs it).
+    if let Ok(out) = std::process::Command::new("age")
+        .args(["--decrypt", "--identity"])
+        .arg(&alice_file)
+        .arg(&backup)
+        .output()
+    {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let list = String::from_utf8(out.stdout).unwrap();
+        assert!(list.contains("kind: List") && list.contains("sealed-secrets-keynew"));
+        assert!(!list.contains("resourceVersion"), "server fields are dropped");
+    }
+
+    // The keys are lost; restore brings them back exactly.
+    {
+        let _guard = cluster.rt.enter();
+        let api: kube::Api<Secret> = kube::Api::namespaced(cluster.emulator.client(), "kube-system");
+        for name in ["sealed-secrets-keydemo1", "sealed-secrets-keynew"] {
+            let _ = cluster.rt.block_on(api.delete(name, &Default::default()));
+        }
+    }
+    let secret = |name: &str| cluster.emulator.get("v1", "secrets", Some("kube-system"), name);
+    assert!(secret("sealed-secrets-keynew").is_none());
+    let b = backup.display().to_string();
+    let o = cluster.run(
+        &["keys", "restore", &b, "--identity", &alice_file.display().to_string()],
+        "",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(secret("sealed-secrets-keynew").unwrap()["data"], new["data"]);
+    assert!(stdout(&o).contains("created"), "{}", stdout(&o));
+    assert!(secret("sealed-secrets-keydemo1").is_some());
+    // Again: nothing to do.
+    let o = cluster.run(&["keys", "restore", &b, "-i", &alice_file.display().to_string()], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("created"), "{}", stdout(&o));
+    // A different key under the same name is never overwritten.
+    {
+        let _guard = cluster.rt.enter();
+        let api: kube::Api<Secret> = kube::Api::namespaced(cluster.emulator.client(), "kube-system");
+        let patch = json!({"data": {"tls.key": B64.encode("something else")}});
+        cluster
+            .rt
+            .block_on(api.patch(
+                "sealed-secrets-keynew",
+                &Default::default(),
+                &kube::api::Patch::Merge(&patch),
+            ))
+            .unwrap();
+    }
+    let o = cluster.run(&["keys", "restore", &b, "-i", &alice_file.display().to_string()], "");
+    assert_fails(
+        &o,
+        1,
+        &["secret kube-system/sealed-secrets-keynew exists with other content: not overwritten"],
+    );
+    assert_eq!(
+        secret("sealed-secrets-keynew").unwrap()["data"]["tls.key"],
+        B64.encode("something else")
+    );
+    // Someone else's identity doesn't open it.
+    let stranger = cluster.write(
+        "stranger.txt",
+        gitseal_core::v2::Identity::generate().to_file("x").as_bytes(),
+    );
+    let o = cluster.run(&["keys", "restore", &b, "-i", &stranger.display().to_string()], "");
+    assert_fails(&o, 1, &["keys.age", "no identity matches"]);
+}

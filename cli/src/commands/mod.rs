@@ -3,7 +3,9 @@
 pub mod cert;
 pub mod demo;
 pub mod keygen;
+pub mod keys;
 pub mod reencrypt;
+pub mod reencrypt_all;
 pub mod scan;
 pub mod seal;
 pub mod unseal;

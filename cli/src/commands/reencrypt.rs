@@ -77,7 +77,7 @@ pub fn run(args: &ReencryptArgs, kube: io::Kube<'_>) -> Result<()> {
 }
 
 /// The permissions a rewritten file keeps.
-fn mode_of(path: &Path) -> u32 {
+pub(super) fn mode_of(path: &Path) -> u32 {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -92,27 +92,27 @@ fn mode_of(path: &Path) -> u32 {
 
 /// A SealedSecret to rotate: its document (by position in [`File::docs`]) and,
 /// inside a `kind: List`, its item.
-struct Target {
+pub(super) struct Target {
     doc: usize,
     item: Option<usize>,
-    object: Object,
+    pub(super) object: Object,
     name: String,
 }
 
-struct File<'a> {
+pub(super) struct File<'a> {
     source: &'a Source,
     /// `None` for standard input.
     path: Option<PathBuf>,
     text: String,
     encoding: Encoding,
     docs: Vec<Document>,
-    targets: Vec<Target>,
+    pub(super) targets: Vec<Target>,
     /// The new value of each document that changed.
     replaced: Vec<Option<Value>>,
 }
 
 impl<'a> File<'a> {
-    fn parse(source: &'a Source, path: Option<PathBuf>) -> Result<File<'a>> {
+    pub(super) fn parse(source: &'a Source, path: Option<PathBuf>) -> Result<File<'a>> {
         let name = &source.name;
         let text = decode_text(&source.bytes).with_context(|| name.clone())?.into_owned();
         let docs = parse_documents(&text).with_context(|| name.clone())?;
@@ -160,8 +160,20 @@ impl<'a> File<'a> {
         })
     }
 
+    /// Replaces the SealedSecret of target `i` with `value`.
+    pub(super) fn set(&mut self, i: usize, value: Value) {
+        let t = &self.targets[i];
+        let doc = &self.docs[t.doc];
+        let slot = self.replaced[t.doc].get_or_insert_with(|| doc.value.clone());
+        match t.item {
+            None => *slot = value,
+            Some(item) => slot["items"][item] = value,
+        }
+    }
+
     /// One `/v1/rotate` request per SealedSecret; the first failure stops the run.
     fn rotate(&mut self, controller: &Controller) -> Result<()> {
+        let mut rotated_values = Vec::with_capacity(self.targets.len());
         for t in &self.targets {
             let describe = t.object.describe();
             let body = serde_json::to_vec(&t.object.value).context("cannot encode the SealedSecret")?;
@@ -175,12 +187,10 @@ impl<'a> File<'a> {
                 StatusCode::CONFLICT => bail!("{describe}: unable to rotate secret: {name}"),
                 _ => bail!("{describe}: cannot re-encrypt secret {name}: {}", reply.describe()),
             };
-            let doc = &self.docs[t.doc];
-            let slot = self.replaced[t.doc].get_or_insert_with(|| doc.value.clone());
-            match t.item {
-                None => *slot = rotated,
-                Some(i) => slot["items"][i] = rotated,
-            }
+            rotated_values.push(rotated);
+        }
+        for (i, rotated) in rotated_values.into_iter().enumerate() {
+            self.set(i, rotated);
         }
         Ok(())
     }
@@ -195,7 +205,7 @@ impl<'a> File<'a> {
     }
 
     /// The new bytes, or `None` when nothing changed.
-    fn render(&self) -> Result<Option<Vec<u8>>> {
+    pub(super) fn render(&self) -> Result<Option<Vec<u8>>> {
         if self.replaced.iter().all(Option::is_none) {
             return Ok(None);
         }
@@ -297,7 +307,7 @@ impl<'a> File<'a> {
 
 /// Checks the controller's answer is the same SealedSecret re-sealed, and lays
 /// it out in the key order of the original.
-fn accept_rotated(body: &[u8], original: &Value) -> Result<Value, String> {
+pub(super) fn accept_rotated(body: &[u8], original: &Value) -> Result<Value, String> {
     let new: Value = serde_json::from_slice(body).map_err(|e| format!("the controller's answer is not JSON: {e}"))?;
     gitseal_core::meta::expect_kind(&new, "bitnami.com/v1alpha1", "SealedSecret")
         .map_err(|e| format!("the controller's answer: {e}"))?;

@@ -1,6 +1,6 @@
 //! `gitseal seal`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use gitseal_core::Scope;
@@ -13,6 +13,7 @@ use super::{Object, objects, objects_or_nothing};
 use crate::cli::{SchemeArg, SealArgs};
 use crate::io::{self, Source, usage};
 use crate::online::{Controller, NoClusterConfig};
+use crate::repo_config::RepoConfig;
 
 /// What the items are sealed to.
 enum Target {
@@ -41,17 +42,29 @@ fn connect(kube: io::Kube<'_>, args: &SealArgs, what: &str) -> Result<Controller
     })
 }
 
-/// The certificate (`--scheme bitnami`) or the age recipients (`--scheme v2`,
-/// which `--recipient` implies); without flags, the controller's.
-fn target(args: &SealArgs, kube: io::Kube<'_>) -> Result<Target> {
+/// The file whose path picks the `.gitseal.yaml` rule: the output, else the
+/// `--merge-into` target, else the first input, else `<stdin>` in the current
+/// directory.
+fn governed_path(args: &SealArgs) -> PathBuf {
+    let inputs = args.io.inputs();
+    args.io
+        .output
+        .clone()
+        .or_else(|| args.merge_into.clone())
+        .or_else(|| inputs.into_iter().find(|p| p != Path::new("-")))
+        .unwrap_or_else(|| PathBuf::from("<stdin>"))
+}
+
+/// Reads recipients from `--recipient` values and recipients files.
+pub fn read_recipients(values: &[String], files: &[PathBuf]) -> Result<Vec<v2::Recipient>> {
     let mut recipients = Vec::new();
-    for r in &args.recipients {
+    for r in values {
         recipients.push(
             r.parse::<v2::Recipient>()
                 .map_err(|e| usage(format!("--recipient: {e}")))?,
         );
     }
-    for path in &args.recipients_files {
+    for path in files {
         let bytes = io::read_file(path)?;
         let text = String::from_utf8_lossy(&bytes);
         let parsed =
@@ -61,31 +74,60 @@ fn target(args: &SealArgs, kube: io::Kube<'_>) -> Result<Target> {
         }
         recipients.extend(parsed);
     }
-    let scheme = match (args.scheme, recipients.is_empty()) {
+    Ok(recipients)
+}
+
+/// The certificate (`--scheme bitnami`) or the age recipients (`--scheme v2`).
+/// Flags win; then the `.gitseal.yaml` rule for the file; without either, the
+/// controller's certificate. Also returns the rule's scope, if any.
+fn target(args: &SealArgs, kube: io::Kube<'_>) -> Result<(Target, Option<Scope>)> {
+    let flag_recipients = read_recipients(&args.recipients, &args.recipients_files)?;
+    let flag_scheme = match (args.scheme, flag_recipients.is_empty()) {
         (Some(SchemeArg::Bitnami), false) => {
             return Err(usage(
                 "--recipient and --recipients-file seal v2 items: drop --scheme bitnami, or the recipients",
             ));
         }
-        (Some(scheme), _) => scheme,
-        (None, false) => SchemeArg::V2,
-        (None, true) => SchemeArg::Bitnami,
+        (Some(scheme), _) => Some(scheme),
+        (None, false) => Some(SchemeArg::V2),
+        (None, true) if args.cert.is_some() => Some(SchemeArg::Bitnami),
+        (None, true) => None,
     };
+    let config = RepoConfig::for_file(&governed_path(args))?;
+    let rule = config.as_ref().map(|(c, i)| c.rule(*i));
+    let scheme = flag_scheme
+        .or_else(|| rule.and_then(|r| r.implied_scheme()))
+        .unwrap_or(SchemeArg::Bitnami);
+    let rule_scope = rule.and_then(|r| r.scope);
     if scheme == SchemeArg::V2 {
         if args.cert.is_some() {
             return Err(usage(
                 "--cert is for Bitnami items; v2 items are sealed to age recipients (--recipient, --recipients-file)",
             ));
         }
+        let mut recipients = flag_recipients;
+        if recipients.is_empty()
+            && let Some(r) = rule
+        {
+            recipients = read_recipients(&r.recipients, &r.recipients_files).with_context(|| {
+                format!(
+                    "the recipients of {}",
+                    config
+                        .as_ref()
+                        .map_or_else(String::new, |(c, _)| c.path.display().to_string())
+                )
+            })?;
+        }
         if recipients.is_empty() {
             let controller = connect(kube, args, "no recipients: pass --recipient or --recipients-file")?;
             recipients = controller.recipients()?;
         }
-        return Ok(Target::Recipients(recipients));
+        return Ok((Target::Recipients(recipients), rule_scope));
     }
 
-    // --cert (or GITSEAL_CERT) wins; without it, the controller's, as kubeseal.
-    let (cert, shown) = match args.cert.as_deref() {
+    // --cert (or GITSEAL_CERT) wins; then the rule's; without either, the controller's, as kubeseal.
+    let cert_spec = args.cert.clone().or_else(|| rule.and_then(|r| r.cert.clone()));
+    let (cert, shown) = match cert_spec.as_deref() {
         Some(spec) => (io::load_cert(spec)?, io::redact(spec)),
         None => {
             let controller = connect(kube, args, "no certificate: pass --cert FILE|URL or set GITSEAL_CERT")?;
@@ -97,13 +139,14 @@ fn target(args: &SealArgs, kube: io::Kube<'_>) -> Result<Target> {
         cert.check_not_expired(OffsetDateTime::now_utc())
             .with_context(|| format!("{shown} (pass --allow-expired-cert to use it anyway)"))?;
     }
-    Ok(Target::Cert(cert))
+    Ok((Target::Cert(cert), rule_scope))
 }
 
 pub fn run(args: &SealArgs, kube: io::Kube<'_>) -> Result<()> {
-    let target = target(args, kube)?;
+    let (target, rule_scope) = target(args, kube)?;
+    let scope = args.scope.map(Scope::from).or(rule_scope);
     if args.raw {
-        return raw(args, &target, kube);
+        return raw(args, &target, scope, kube);
     }
     let sources = io::read_inputs(&args.io.inputs())?;
     let secrets = secrets(&sources)?;
@@ -113,7 +156,7 @@ pub fn run(args: &SealArgs, kube: io::Kube<'_>) -> Result<()> {
 
     let default_ns = io::default_namespace(kube)?;
     let opts = SealOptions {
-        scope: args.scope.map(Scope::from),
+        scope,
         name: args.name.as_deref(),
         namespace: args.namespace.as_deref(),
         default_namespace: &default_ns,
@@ -139,7 +182,7 @@ fn secrets(sources: &[Source]) -> Result<Vec<(Object, InputSecret)>> {
         .collect()
 }
 
-fn raw(args: &SealArgs, target: &Target, kube: io::Kube<'_>) -> Result<()> {
+fn raw(args: &SealArgs, target: &Target, scope: Option<Scope>, kube: io::Kube<'_>) -> Result<()> {
     let inputs = args.io.inputs();
     let (item, value): (Option<&str>, zeroize::Zeroizing<Vec<u8>>) = match &args.from_file {
         // kubeseal accepts `key=path` and ignores the key; v2 binds it.
@@ -157,7 +200,7 @@ fn raw(args: &SealArgs, target: &Target, kube: io::Kube<'_>) -> Result<()> {
     if value.len() > gitseal_core::seal::MAX_SECRET_BYTES {
         bail!("--raw: the value is over the 1 MiB Kubernetes limit");
     }
-    let scope = args.scope.map(Scope::from).unwrap_or_default();
+    let scope = scope.unwrap_or_default();
     let namespace = io::raw_namespace(args.namespace.as_deref(), scope, kube)?;
     let name = args.name.clone().unwrap_or_default();
     let sealed = match target {

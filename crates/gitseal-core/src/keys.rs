@@ -415,6 +415,56 @@ pub struct GeneratedKey {
 /// The key Secret's data key holding the age identity file.
 pub const AGE_KEY: &str = "age.key";
 
+/// What `gitseal keys list` shows of a key Secret, read without its private key.
+#[derive(Debug, Clone)]
+pub struct KeySecretInfo {
+    pub name: String,
+    pub namespace: String,
+    /// The label value: `active`, `compromised`, or empty for the legacy key.
+    pub status: String,
+    /// 16 characters, as in `gitseal.dev/sealed-to` and the controller's metrics.
+    pub short_fingerprint: String,
+    pub bits: usize,
+    pub not_before: OffsetDateTime,
+    /// The fingerprint of its age recipient, if it has an `age.key`.
+    pub age_fingerprint: Option<String>,
+}
+
+/// Describes a key Secret (as JSON) from its certificate and age identity.
+pub fn describe_key_secret(secret: &serde_json::Value) -> Result<KeySecretInfo, String> {
+    let text = |p: &str| secret.pointer(p).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let data = |k: &str| -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+        match secret.pointer(&format!("/data/{k}")).and_then(|v| v.as_str()) {
+            None => Ok(None),
+            Some(b64) => crate::meta::decode_base64(b64)
+                .map(|b| Some(Zeroizing::new(b)))
+                .map_err(|e| format!("{k} is not valid base64: {e}")),
+        }
+    };
+    let cert_pem = data("tls.crt")?.ok_or("it has no tls.crt")?;
+    let cert = Certificate::from_pem(&cert_pem).map_err(|e| format!("tls.crt: {e}"))?;
+    let age_fingerprint = match data(AGE_KEY)? {
+        None => None,
+        Some(file) => {
+            let file = std::str::from_utf8(&file).map_err(|_| format!("{AGE_KEY} is not text"))?;
+            let ids = crate::v2::Identity::parse_file(file).map_err(|e| format!("{AGE_KEY}: {e}"))?;
+            ids.first().map(|id| id.recipient().fingerprint().to_string())
+        }
+    };
+    Ok(KeySecretInfo {
+        name: text("/metadata/name"),
+        namespace: text("/metadata/namespace"),
+        status: text(&format!(
+            "/metadata/labels/{}",
+            gitseal_api::annotations::SEALED_SECRETS_KEY_LABEL.replace('/', "~1")
+        )),
+        short_fingerprint: cert.public_key().short_fingerprint(),
+        bits: cert.public_key().bits(),
+        not_before: cert.not_before(),
+        age_fingerprint,
+    })
+}
+
 /// Parameters for [`generate`].
 #[derive(Debug, Clone)]
 pub struct KeyGenParams {

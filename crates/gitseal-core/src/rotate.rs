@@ -103,3 +103,120 @@ pub fn reseal<K: Borrow<PrivateKey>>(
     }
     Ok(out)
 }
+
+/// Where [`reencrypt_items`] moves items. `None` leaves items of that format as
+/// they are.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Targets<'a> {
+    /// Bitnami items go to this certificate's key.
+    pub bitnami: Option<&'a PublicKey>,
+    /// v2 items go to exactly these recipients.
+    pub recipients: Option<&'a [crate::v2::Recipient]>,
+    /// Bitnami items become v2 items (to `recipients`).
+    pub to_v2: bool,
+}
+
+/// What [`reencrypt_items`] changed.
+#[derive(Debug, Default)]
+pub struct ItemChanges {
+    /// The new value of each item that changed.
+    pub items: BTreeMap<String, String>,
+    /// Items left byte-identical: already where the targets say.
+    pub kept: usize,
+    /// The `gitseal.dev/sealed-to` value to write when every Bitnami item ends
+    /// up sealed to the Bitnami target.
+    pub sealed_to: Option<String>,
+}
+
+/// Repo-wide re-encryption, item by item: an item already sealed to its target
+/// (the same RSA key, or exactly the same recipients) stays byte-identical, so
+/// diffs show only what moved. Others are opened with `keys` / `identities` and
+/// sealed again under the SealedSecret's own scope, namespace and name.
+pub fn reencrypt_items(
+    sealed: &SealedSecret,
+    keys: &[&PrivateKey],
+    identities: &[&crate::v2::Identity],
+    targets: Targets<'_>,
+) -> Result<ItemChanges, RotateError> {
+    use crate::{hybrid, v2};
+    let scope = Scope::from_annotations(sealed.metadata.annotations.as_ref());
+    let namespace = sealed.metadata.namespace.as_deref().unwrap_or("");
+    let name = sealed.metadata.name.as_deref().unwrap_or("");
+    let label = scope.label(namespace, name);
+    let item_err = |item: &str, failure: crate::unseal::ItemFailure| {
+        RotateError::Unseal(UnsealError::Items(vec![(item.to_string(), failure)]))
+    };
+    let want_fps = targets.recipients.map(|r| {
+        let mut fps: Vec<&str> = r.iter().map(|r| r.fingerprint()).collect();
+        fps.sort_unstable();
+        fps.dedup();
+        fps
+    });
+    let mut changes = ItemChanges::default();
+    let mut all_bitnami_on_target = targets.bitnami.is_some();
+    let mut bitnami_items = 0usize;
+    for (item, value) in &sealed.spec.encrypted_data {
+        let binding = v2::Binding {
+            scope,
+            namespace,
+            name,
+            key: item,
+        };
+        if v2::is_v2(value) {
+            let (Some(recipients), Some(want)) = (targets.recipients, &want_fps) else {
+                changes.kept += 1;
+                continue;
+            };
+            let mut have = v2::recorded(value);
+            have.sort_unstable();
+            have.dedup();
+            if &have == want {
+                changes.kept += 1;
+                continue;
+            }
+            let plain =
+                v2::open(value, identities, &binding).map_err(|e| item_err(item, crate::unseal::ItemFailure::V2(e)))?;
+            let resealed = v2::seal(&plain, recipients, &binding).map_err(|error| SealError::V2 {
+                item: item.clone(),
+                error,
+            })?;
+            changes.items.insert(item.clone(), resealed);
+            continue;
+        }
+        let to_v2 = targets.to_v2 && targets.recipients.is_some();
+        if !to_v2 && targets.bitnami.is_none() {
+            changes.kept += 1;
+            continue;
+        }
+        let ct = crate::meta::decode_base64(value)
+            .map_err(|e| item_err(item, crate::unseal::ItemFailure::InvalidBase64(e.to_string())))?;
+        let (plain, index) = hybrid::decrypt(keys.iter().copied(), &label, &ct)
+            .map_err(|_| item_err(item, crate::unseal::ItemFailure::NoKey))?;
+        let value = if let (true, Some(recipients)) = (to_v2, targets.recipients) {
+            all_bitnami_on_target = false;
+            v2::seal(&plain, recipients, &binding).map_err(|error| SealError::V2 {
+                item: item.clone(),
+                error,
+            })?
+        } else if let Some(to) = targets.bitnami {
+            bitnami_items += 1;
+            if keys[index].fingerprint() == to.fingerprint() {
+                changes.kept += 1;
+                continue;
+            }
+            let ct = hybrid::encrypt(to, &label, &plain).map_err(|_| SealError::Encrypt(item.clone()))?;
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ct)
+        } else {
+            changes.kept += 1;
+            continue;
+        };
+        changes.items.insert(item.clone(), value);
+    }
+    if all_bitnami_on_target
+        && bitnami_items > 0
+        && let Some(to) = targets.bitnami
+    {
+        changes.sealed_to = Some(to.short_fingerprint());
+    }
+    Ok(changes)
+}

@@ -381,6 +381,40 @@ fn map_decrypt_error(e: age::DecryptError) -> V2Error {
     }
 }
 
+/// Encrypts a whole file (a key backup) to `recipients`, ASCII-armored: the
+/// `age` CLI opens it too.
+pub fn encrypt_file(plaintext: &[u8], recipients: &[Recipient]) -> Result<String, V2Error> {
+    use age::armor::{ArmoredWriter, Format};
+    if recipients.is_empty() {
+        return Err(V2Error::NoRecipients);
+    }
+    let encryptor = age::Encryptor::with_recipients(recipients.iter().map(|r| &r.inner as &dyn age::Recipient))
+        .map_err(|e| V2Error::Encrypt(e.to_string()))?;
+    let mut out = Vec::new();
+    let write = |out: &mut Vec<u8>| -> std::io::Result<()> {
+        let armor = ArmoredWriter::wrap_output(out, Format::AsciiArmor)?;
+        let mut w = encryptor.wrap_output(armor)?;
+        w.write_all(plaintext)?;
+        w.finish()?.finish().map(drop)
+    };
+    write(&mut out).map_err(|e| V2Error::Encrypt(e.to_string()))?;
+    String::from_utf8(out).map_err(|e| V2Error::Encrypt(e.to_string()))
+}
+
+/// Decrypts an age file, armored or binary, with any of `identities`.
+pub fn decrypt_file(file: &[u8], identities: &[&Identity]) -> Result<Zeroizing<Vec<u8>>, V2Error> {
+    let decryptor = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(file)).map_err(map_decrypt_error)?;
+    let mut reader = decryptor
+        .decrypt(identities.iter().map(|id| &id.inner as &dyn age::Identity))
+        .map_err(|e| match e {
+            age::DecryptError::NoMatchingKeys => V2Error::NoIdentity("recipients not given".into()),
+            other => map_decrypt_error(other),
+        })?;
+    let mut plain = Zeroizing::new(Vec::new());
+    reader.read_to_end(&mut plain).map_err(|_| V2Error::Corrupt)?;
+    Ok(plain)
+}
+
 /// The fingerprints a value records, without checking anything else; empty for
 /// Bitnami values.
 pub fn recorded(value: &str) -> Vec<&str> {
