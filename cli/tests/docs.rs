@@ -243,6 +243,7 @@ fn every_guide_is_tried() {
         "flux.md",
         "key-backup.md",
         "migrating-from-bitnami.md",
+        "multi-cluster.md",
         "multi-namespace.md",
         "quick-start.md",
         "rotation.md",
@@ -264,6 +265,11 @@ fn argo_cd() {
 #[test]
 fn flux() {
     try_guide("flux.md");
+}
+
+#[test]
+fn multi_cluster() {
+    try_guide("multi-cluster.md");
 }
 
 #[test]
