@@ -216,12 +216,13 @@ impl Controller {
 
     /// The controller's age recipients (`/v1/recipients`), newest key first.
     pub fn recipients(&self) -> Result<Vec<gitseal_core::v2::Recipient>> {
-        let reply = self.request(
+        let reply = self.request_with(
             Method::GET,
             "/v1/recipients",
             "text/plain, */*",
             Vec::new(),
             "fetch the age recipients",
+            true,
         )?;
         if reply.status == StatusCode::NOT_FOUND {
             bail!(
@@ -250,6 +251,20 @@ impl Controller {
     }
 
     fn request(&self, method: Method, path: &str, accept: &str, body: Vec<u8>, what: &str) -> Result<Reply> {
+        self.request_with(method, path, accept, body, what, false)
+    }
+
+    /// [`Self::request`]; with `not_found_ok`, a 404 is returned to the caller
+    /// (an endpoint an older or Bitnami controller lacks) instead of an error.
+    fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        accept: &str,
+        body: Vec<u8>,
+        what: &str,
+        not_found_ok: bool,
+    ) -> Result<Reply> {
         let uri = format!("{}{path}", self.proxy);
         let mut retries = 0;
         loop {
@@ -305,6 +320,7 @@ impl Controller {
                     "cannot {what}: forbidden to use the proxy of {svc} (RBAC needs get and create on services/proxy): {}",
                     reply.message()
                 ),
+                StatusCode::NOT_FOUND if not_found_ok => return Ok(reply),
                 StatusCode::NOT_FOUND => bail!(
                     "cannot {what}: not found through the proxy of {svc} (is it a Sealed Secrets controller?): {}",
                     reply.message()

@@ -786,3 +786,20 @@ fn keys_are_listed_backed_up_encrypted_and_restored_without_overwriting() {
     let o = cluster.run(&["keys", "restore", &b, "-i", &stranger.display().to_string()], "");
     assert_fails(&o, 1, &["keys.age", "no identity matches"]);
 }
+
+#[test]
+fn v2_sealing_without_recipients_asks_the_controller_and_says_when_it_has_none() {
+    // These keys were made by Bitnami's controller: no age.key, so no recipients.
+    let cluster = Cluster::start();
+    let o = cluster.run(&["seal", "--scheme", "v2", DB], "");
+    assert_fails(
+        &o,
+        1,
+        &[
+            "service kube-system/sealed-secrets-controller serves no age recipients",
+            "--recipient",
+        ],
+    );
+    let o = cluster.run(&["recipients"], "");
+    assert_fails(&o, 1, &["serves no age recipients"]);
+}

@@ -67,7 +67,7 @@ pub fn run(args: &ReencryptArgs, dir: &Path, kube: io::Kube<'_>) -> Result<bool>
     let mut tally = Tally::default();
     for (n, path) in files.iter().enumerate() {
         if tty {
-            eprint!("\r\x1b[2K[{}/{}] {}", n + 1, files.len(), path.display());
+            eprint!("\r\x1b[2K{}", progress(n, files.len(), path));
         }
         match one_file(args, path, offline, &mut material, kube, &mut tally) {
             Ok(()) => {}
@@ -101,6 +101,20 @@ pub fn run(args: &ReencryptArgs, dir: &Path, kube: io::Kube<'_>) -> Result<bool>
         }
     );
     Ok(tally.errors.is_empty())
+}
+
+/// `[#####·····]  12/40  path`: a bar for a terminal.
+fn progress(done: usize, total: usize, path: &Path) -> String {
+    const WIDTH: usize = 24;
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+    format!(
+        "[{}{}] {:>w$}/{total}  {}",
+        "#".repeat(filled),
+        "·".repeat(WIDTH - filled),
+        done + 1,
+        path.display(),
+        w = total.to_string().len()
+    )
 }
 
 fn plural(n: usize) -> &'static str {
@@ -266,4 +280,23 @@ fn one_file(
     tally.resealed += resealed;
     tally.kept += kept;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress;
+    use std::path::Path;
+
+    #[test]
+    fn the_bar_fills_with_the_files_done() {
+        assert_eq!(
+            progress(0, 4, Path::new("a.yaml")),
+            format!("[{}] 1/4  a.yaml", "·".repeat(24))
+        );
+        assert_eq!(
+            progress(2, 4, Path::new("b.yaml")),
+            format!("[{}{}] 3/4  b.yaml", "#".repeat(12), "·".repeat(12))
+        );
+        assert_eq!(progress(9, 10, Path::new("c")).matches('#').count(), 21);
+    }
 }
