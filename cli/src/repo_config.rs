@@ -121,7 +121,9 @@ impl RepoConfig {
                 recipients_files: r.recipients_files.iter().map(|f| dir.join(f)).collect(),
                 scope,
             };
-            if rule.scheme == Some(SchemeArg::Bitnami) && !rule.recipients.is_empty() {
+            if rule.scheme == Some(SchemeArg::Bitnami)
+                && (!rule.recipients.is_empty() || !rule.recipients_files.is_empty())
+            {
                 bail!("{at}: recipients seal v2 items; they don't go with scheme: bitnami");
             }
             rules.push(rule);

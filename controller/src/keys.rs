@@ -104,13 +104,24 @@ fn parse_material(
     if certificate.public_key().fingerprint() != key.fingerprint() {
         return Err("tls.crt does not belong to tls.key".into());
     }
+    // A broken age.key must not take the RSA key (and every Bitnami item sealed
+    // to it) down with it: the key loads without its age identity.
     let age = match data.get(gitseal_core::keys::AGE_KEY) {
         None => None,
-        Some(file) => {
-            let text = std::str::from_utf8(&file.0).map_err(|_| "age.key is not UTF-8")?;
-            let mut ids = gitseal_core::v2::Identity::parse_file(text).map_err(|e| format!("age.key: {e}"))?;
-            Some(ids.remove(0))
-        }
+        Some(file) => match std::str::from_utf8(&file.0)
+            .map_err(|_| "not UTF-8".to_string())
+            .and_then(|t| gitseal_core::v2::Identity::parse_file(t).map_err(|e| e.to_string()))
+        {
+            Ok(mut ids) => Some(ids.remove(0)),
+            Err(error) => {
+                tracing::warn!(
+                    secret = name,
+                    error,
+                    "age.key is unusable; the key loads without it (no v2 items)"
+                );
+                None
+            }
+        },
     };
     let order_time = match priority {
         KeyOrderPriority::CertNotBefore => certificate.not_before(),
@@ -297,5 +308,53 @@ impl KeyCache {
         }
         self.parsed = next;
         (KeySet::new(keys), errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::ByteString;
+
+    fn key_secret_with_age(age: Option<&[u8]>) -> Secret {
+        let mut s: Secret = serde_saphyr::from_str(include_str!("../../testdata/keys/second-key-secret.yaml")).unwrap();
+        if let Some(age) = age {
+            s.data
+                .get_or_insert_with(Default::default)
+                .insert(gitseal_core::keys::AGE_KEY.into(), ByteString(age.to_vec()));
+        }
+        s
+    }
+
+    fn load(s: &Secret) -> LoadedKey {
+        parse_key_secret(s, KeyOrderPriority::CertNotBefore, "sealed-secrets-key")
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_age_identity_loads_with_the_key_and_a_broken_one_never_takes_the_rsa_key_down() {
+        assert!(
+            load(&key_secret_with_age(None)).age.is_none(),
+            "Bitnami-made keys have none"
+        );
+        let id = gitseal_core::v2::Identity::generate();
+        let file = id.to_file("2026-01-01T00:00:00Z");
+        let key = load(&key_secret_with_age(Some(file.as_bytes())));
+        assert_eq!(key.age.unwrap().recipient().as_str(), id.recipient().as_str());
+        // Garbage in age.key: the RSA key still loads (its Bitnami items still open).
+        let key = load(&key_secret_with_age(Some(b"AGE-SECRET-KEY-1NOTAKEY")));
+        assert!(key.age.is_none());
+        assert_eq!(key.short_fingerprint, key.key.public_key().short_fingerprint());
+        // Only active keys' recipients are served.
+        let mut compromised = key_secret_with_age(Some(file.as_bytes()));
+        compromised
+            .metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(SEALED_SECRETS_KEY_LABEL.into(), "compromised".into());
+        let set = KeySet::new(vec![Arc::new(load(&compromised))]);
+        assert!(set.recipients().is_empty());
+        assert_eq!(set.age_identities().len(), 1, "but it still decrypts");
     }
 }

@@ -151,7 +151,9 @@ pub fn desired_secret(
     let a = desired.metadata.annotations.get_or_insert_with(BTreeMap::new);
     a.retain(|k, _| !annotations::is_ours(k));
     a.insert(annotations::SEALED_DIGEST.into(), stamp.digest.clone());
-    a.insert(annotations::KEYS.into(), stamp.keys.join(","));
+    if !stamp.keys.is_empty() {
+        a.insert(annotations::KEYS.into(), stamp.keys.join(","));
+    }
     desired
 }
 

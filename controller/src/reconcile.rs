@@ -420,7 +420,13 @@ fn decrypt(keys: &KeySet, ss: &SealedSecret, last_used: &[String], opts: UnsealO
     let mut hint: Vec<&str> = last_used.iter().map(String::as_str).collect();
     hint.extend(sealed_to(ss.metadata.annotations.as_ref()));
     let order = keys.decryption_order(&hint);
-    let result = unseal_with(ss, &order, &keys.age_identities(), opts);
+    // Each age identity with the fingerprint of the key Secret it lives in.
+    let (age_fps, identities): (Vec<&str>, Vec<&gitseal_core::v2::Identity>) = keys
+        .keys()
+        .iter()
+        .filter_map(|k| k.age.as_ref().map(|a| (k.short_fingerprint.as_str(), a)))
+        .unzip();
+    let result = unseal_with(ss, &order, &identities, opts);
     let mut used: Vec<String> = Vec::new();
     if let Ok(u) = &result {
         let indices: HashSet<usize> = u.key_by_item.values().copied().collect();
@@ -429,7 +435,15 @@ fn decrypt(keys: &KeySet, ss: &SealedSecret, last_used: &[String], opts: UnsealO
                 used.push(fp.to_string());
             }
         }
+        // v2 items count for the key whose age identity opened them.
+        used.extend(
+            u.identity_by_item
+                .values()
+                .filter_map(|&i| age_fps.get(i))
+                .map(|fp| fp.to_string()),
+        );
         used.sort();
+        used.dedup();
     }
     (result, used)
 }

@@ -626,6 +626,21 @@ async fn v2_items_unseal_next_to_bitnami_ones_and_recipients_are_served() {
         Some(1.0)
     );
 
+    // A SealedSecret of v2 items only records the key whose age identity opened
+    // it, so the per-key count (and key retirement) sees it.
+    let opts = SealOptions {
+        name: Some("v2only"),
+        ..Default::default()
+    };
+    let only_ss = seal(input(json!({"only": "three"})), recipients.as_slice(), &opts).unwrap();
+    emu.create(serde_json::to_value(&only_ss).unwrap()).unwrap();
+    let secret = eventually(T, "Secret app/v2only", || emu.get(V1, "secrets", Some("app"), "v2only")).await;
+    assert_eq!(secret_data(&secret, "only").as_deref(), Some("three"));
+    assert_eq!(
+        secret["metadata"]["annotations"]["gitseal.dev/keys"].as_str(),
+        Some(cert.public_key().short_fingerprint().as_str())
+    );
+
     // A v2 value moved to another SealedSecret is refused, with the reason.
     let mut moved = ss.clone();
     moved.metadata.name = Some("moved".into());

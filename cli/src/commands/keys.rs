@@ -40,7 +40,7 @@ fn key_secrets(source: &KeySource, cluster: Option<&Cluster>) -> Result<Vec<Valu
             for doc in parse_documents(&text).with_context(|| path.display().to_string())? {
                 for (_, item) in doc.into_objects() {
                     if item.get("kind").and_then(Value::as_str) == Some("Secret") {
-                        out.push(item);
+                        out.push(without_server_fields(item).with_context(|| path.display().to_string())?);
                     }
                 }
             }
@@ -62,16 +62,26 @@ fn key_secrets(source: &KeySource, cluster: Option<&Cluster>) -> Result<Vec<Valu
         {
             secrets.push(legacy);
         }
-        for mut s in secrets {
-            gitseal_core::meta::strip_server_fields(&mut s.metadata);
-            s.metadata.managed_fields = None;
-            out.push(serde_json::to_value(&s)?);
+        for s in secrets {
+            out.push(without_server_fields(serde_json::to_value(&s)?)?);
         }
         if out.is_empty() {
             bail!("no key Secrets in namespace {ns} (is the controller there? see --controller-namespace)");
         }
     }
     Ok(out)
+}
+
+/// A key Secret as it can be created anywhere: no uid, resourceVersion,
+/// creationTimestamp, managedFields or ownerReferences (a `kubectl get -o yaml`
+/// export has them, and the API server refuses to create an object with a
+/// resourceVersion).
+fn without_server_fields(secret: Value) -> Result<Value> {
+    let mut s: Secret = serde_json::from_value(secret).context("not a Secret")?;
+    gitseal_core::meta::strip_server_fields(&mut s.metadata);
+    s.metadata.managed_fields = None;
+    s.metadata.owner_references = None;
+    Ok(serde_json::to_value(&s)?)
 }
 
 fn paths(p: &[std::path::PathBuf]) -> String {
@@ -273,9 +283,13 @@ fn restore(args: &KeysRestoreArgs, kube: Kube<'_>) -> Result<bool> {
             let name = item
                 .pointer("/metadata/name")
                 .and_then(Value::as_str)
-                .unwrap_or("<unnamed>")
+                .unwrap_or("")
                 .to_string();
+            if item.get("kind").and_then(Value::as_str) != Some("Secret") || name.is_empty() {
+                bail!("{shown}: the backup holds something other than named key Secrets");
+            }
             describe_key_secret(&item).map_err(|e| anyhow!("{shown}: key Secret {name}: {e}"))?;
+            let item = without_server_fields(item).with_context(|| format!("{shown}: key Secret {name}"))?;
             secrets.push(serde_json::from_value(item).with_context(|| format!("{shown}: key Secret {name}"))?);
         }
     }
@@ -313,10 +327,14 @@ fn restore(args: &KeysRestoreArgs, kube: Kube<'_>) -> Result<bool> {
                 );
                 ok = false;
             }
-            None => {
-                cluster.call(&what, api.create(&PostParams::default(), &s))?;
-                println!("secret {ns}/{name} created");
-            }
+            None => match cluster.call(&what, api.create(&PostParams::default(), &s)) {
+                Ok(_) => println!("secret {ns}/{name} created"),
+                // Created by someone else meanwhile: never overwritten; say so and go on.
+                Err(e) => {
+                    eprintln!("gitseal: {e:#}");
+                    ok = false;
+                }
+            },
         }
     }
     Ok(ok)

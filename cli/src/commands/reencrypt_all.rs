@@ -36,7 +36,7 @@ struct Tally {
     objects: usize,
     resealed: usize,
     kept: usize,
-    skipped_files: Vec<String>,
+    notes: Vec<String>,
     errors: Vec<String>,
 }
 
@@ -77,8 +77,8 @@ pub fn run(args: &ReencryptArgs, dir: &Path, kube: io::Kube<'_>) -> Result<bool>
     if tty {
         eprint!("\r\x1b[2K");
     }
-    for s in &tally.skipped_files {
-        eprintln!("gitseal: skipped {s}");
+    for s in &tally.notes {
+        eprintln!("gitseal: {s}");
     }
     for e in &tally.errors {
         eprintln!("gitseal: {e}");
@@ -173,7 +173,14 @@ fn one_file(
     } else {
         material.flag_recipients.clone()
     };
-    let to_v2 = args.scheme.or(rule.and_then(|r| r.scheme)) == Some(SchemeArg::V2);
+    // Bitnami items anywhere in the file? Only they need a certificate, the
+    // controller, or --key; a tree of v2 items re-seals offline with identities.
+    let file_has_bitnami = file.targets.iter().any(|t| {
+        t.object.value["spec"]["encryptedData"]
+            .as_object()
+            .is_some_and(|items| items.values().any(|v| v.as_str().is_some_and(|v| !v2::is_v2(v))))
+    });
+    let to_v2 = file_has_bitnami && args.scheme.or(rule.and_then(|r| r.scheme)) == Some(SchemeArg::V2);
     if to_v2 && recipients.is_empty() {
         bail!("{shown}: scheme v2 needs recipients (--recipient, or the rule's recipients)");
     }
@@ -187,7 +194,9 @@ fn one_file(
         .map(io::load_cert)
         .transpose()
         .with_context(|| format!("the certificate in the rule for {shown}"))?;
-    let bitnami_target: Option<Certificate> = if offline {
+    let bitnami_target: Option<Certificate> = if !file_has_bitnami {
+        None
+    } else if offline {
         material.flag_cert.clone().or(rule_cert)
     } else {
         let (controller, cert) = match &material.controller {
@@ -198,16 +207,20 @@ fn one_file(
                 material.controller.insert((controller, cert))
             }
         };
-        if let Some(rc) = &rule_cert
-            && rc.public_key().fingerprint() != cert.public_key().fingerprint()
-        {
-            tally.skipped_files.push(format!(
-                "{shown}: its .gitseal.yaml rule seals to another certificate than {}'s",
-                controller.service()
-            ));
-            return Ok(());
+        match &rule_cert {
+            // Another cluster's (or an outdated copy of this one's) certificate:
+            // re-sealing to this controller could lock that cluster out. Its
+            // Bitnami items stay; v2 items are still handled.
+            Some(rc) if rc.public_key().fingerprint() != cert.public_key().fingerprint() => {
+                tally.notes.push(format!(
+                    "{shown}: Bitnami items left as they are: its .gitseal.yaml rule names another certificate than \
+                     {}'s current one (refresh it with gitseal cert if it is this cluster's)",
+                    controller.service()
+                ));
+                None
+            }
+            _ => Some(cert.clone()),
         }
-        Some(cert.clone())
     };
 
     let keys: Vec<&gitseal_core::PrivateKey> = material.keys.iter().collect();

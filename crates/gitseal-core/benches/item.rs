@@ -93,7 +93,7 @@ fn bench_v2(c: &mut Criterion) {
         b.iter(|| age::decrypt(&raw_identity, black_box(&age_file)).unwrap())
     });
     g.bench_function("gitseal_v2_open", |b| {
-        b.iter(|| v2::open(black_box(&sealed), &[&id], &binding).unwrap())
+        b.iter(|| v2::open(black_box(&sealed), &[&id], &binding).unwrap().0)
     });
     g.finish();
 

@@ -443,6 +443,17 @@ pub fn describe_key_secret(secret: &serde_json::Value) -> Result<KeySecretInfo, 
     };
     let cert_pem = data("tls.crt")?.ok_or("it has no tls.crt")?;
     let cert = Certificate::from_pem(&cert_pem).map_err(|e| format!("tls.crt: {e}"))?;
+    // The private key must be there and belong to the certificate: a backup of
+    // a key that can't decrypt is no backup.
+    let key_pem = data("tls.key")?.ok_or("it has no tls.key")?;
+    let key = parse_pem_keys(&key_pem)
+        .map_err(|e| format!("tls.key: {e}"))?
+        .into_iter()
+        .next()
+        .ok_or("tls.key holds no private key")?;
+    if key.fingerprint() != cert.public_key().fingerprint() {
+        return Err("tls.crt does not belong to tls.key".into());
+    }
     let age_fingerprint = match data(AGE_KEY)? {
         None => None,
         Some(file) => {

@@ -52,6 +52,10 @@ pub fn reseal<K: Borrow<PrivateKey>>(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .partition(|(_, v)| crate::v2::is_v2(v));
+    if sealed.spec.data.is_some() && !sealed.spec.encrypted_data.is_empty() {
+        return Err(UnsealError::BothDataFields.into());
+    }
+    let has_bitnami = sealed.spec.data.is_some() || v2_items.len() < sealed.spec.encrypted_data.len();
     let mut unsealed = if v2_items.is_empty() {
         unseal(sealed, keys, opts)?
     } else {
@@ -77,11 +81,14 @@ pub fn reseal<K: Borrow<PrivateKey>>(
     out.status = None;
     let v1_blob = out.spec.data.take().is_some();
     out.spec.encrypted_data = encrypted_data;
-    // Every item is now sealed to `to`, so the record is complete whatever it said before.
-    out.metadata
-        .annotations
-        .get_or_insert_with(BTreeMap::new)
-        .insert(gitseal_api::annotations::SEALED_TO.into(), to.short_fingerprint());
+    // Every Bitnami item is now sealed to `to`, so the record is complete
+    // whatever it said before.
+    if has_bitnami {
+        out.metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(gitseal_api::annotations::SEALED_TO.into(), to.short_fingerprint());
+    }
     let template = out.spec.template.get_or_insert_with(Default::default);
     if v1_blob {
         // The blob carried the whole Secret; its metadata and type become the template.
@@ -174,7 +181,7 @@ pub fn reencrypt_items(
                 changes.kept += 1;
                 continue;
             }
-            let plain =
+            let (plain, _) =
                 v2::open(value, identities, &binding).map_err(|e| item_err(item, crate::unseal::ItemFailure::V2(e)))?;
             let resealed = v2::seal(&plain, recipients, &binding).map_err(|error| SealError::V2 {
                 item: item.clone(),

@@ -34,6 +34,8 @@ pub struct Unsealed {
     pub rsa_operations: usize,
     /// How many items were in gitseal's v2 (age) format; the others were Bitnami's.
     pub v2_items: usize,
+    /// For each v2 item, the index (into the identities given) of the identity that opened it.
+    pub identity_by_item: BTreeMap<String, usize>,
 }
 
 /// Shows identity and item names, never values.
@@ -161,6 +163,7 @@ pub fn unseal_with<K: Borrow<PrivateKey>>(
     let mut rsa_operations = 0;
     let mut last_key: Option<usize> = None;
     let mut v2_items = 0;
+    let mut identity_by_item = BTreeMap::new();
     for (item, value) in &sealed.spec.encrypted_data {
         if crate::v2::is_v2(value) {
             v2_items += 1;
@@ -171,7 +174,10 @@ pub fn unseal_with<K: Borrow<PrivateKey>>(
                 key: item,
             };
             match crate::v2::open(value, identities, &binding) {
-                Ok(pt) => drop(plain.insert(item.clone(), pt)),
+                Ok((pt, index)) => {
+                    plain.insert(item.clone(), pt);
+                    identity_by_item.insert(item.clone(), index);
+                }
                 Err(e) => failures.push((item.clone(), ItemFailure::V2(e))),
             }
             continue;
@@ -270,6 +276,7 @@ pub fn unseal_with<K: Borrow<PrivateKey>>(
         key_by_item,
         rsa_operations,
         v2_items,
+        identity_by_item,
     })
 }
 
@@ -299,6 +306,7 @@ fn unseal_v1(
         key_by_item: BTreeMap::new(),
         rsa_operations,
         v2_items: 0,
+        identity_by_item: BTreeMap::new(),
     })
 }
 
@@ -310,6 +318,11 @@ pub fn unseal_raw(
     namespace: &str,
     name: &str,
 ) -> Result<Zeroizing<Vec<u8>>, UnsealError> {
+    if crate::v2::is_v2(value.trim()) {
+        return Err(UnsealError::Identity(
+            "a v2 (age) value binds its item name: put it in its SealedSecret and unseal that with --identity".into(),
+        ));
+    }
     if scope.needs_namespace() && namespace.is_empty() {
         return Err(UnsealError::Identity(format!(
             "{scope} scope needs the namespace the value was sealed for"

@@ -41,6 +41,8 @@ pub const MAX_HEADER_BYTES: usize = 64 << 10;
 pub const MAX_RECIPIENTS: usize = 256;
 /// Most fingerprints read from a value's record.
 const MAX_RECORDED: usize = 64;
+/// Longest binding line accepted (names and keys are at most 253 characters).
+const MAX_BINDING_LINE: usize = 1024;
 /// Characters of a recipient fingerprint (hex of SHA-256 over the recipient string).
 const FINGERPRINT_LEN: usize = 12;
 
@@ -73,6 +75,8 @@ pub enum V2Error {
     Corrupt,
     #[error("unsupported age format version")]
     UnknownFormat,
+    #[error("the age payload has no gitseal binding line (was it encrypted with age alone?)")]
+    NoBinding,
     #[error("the value is bound to {bound}, not to {here}")]
     WrongBinding { bound: String, here: String },
     #[error("invalid age recipient {0:?}: gitseal seals to X25519 recipients (age1…)")]
@@ -309,9 +313,11 @@ fn header_stanzas(age: &[u8]) -> Result<Vec<String>, V2Error> {
             V2Error::BadHeader
         });
     }
+    // age adds a random "*-grease" stanza to every header; it means nothing.
     let types: Vec<String> = lines
         .filter_map(|l| l.strip_prefix("-> "))
         .map(|l| l.split(' ').next().unwrap_or("").to_string())
+        .filter(|t| !t.ends_with("-grease"))
         .collect();
     if types.is_empty() {
         return Err(V2Error::BadHeader);
@@ -323,43 +329,55 @@ fn header_stanzas(age: &[u8]) -> Result<Vec<String>, V2Error> {
 }
 
 /// Opens a v2 value with `identities`, trying first those whose fingerprint the
-/// value records, and checks its binding.
-pub fn open(value: &str, identities: &[&Identity], binding: &Binding<'_>) -> Result<Zeroizing<Vec<u8>>, V2Error> {
+/// value records, and checks its binding. Returns the plaintext and the index (in
+/// `identities`) of the identity that opened it.
+pub fn open(
+    value: &str,
+    identities: &[&Identity],
+    binding: &Binding<'_>,
+) -> Result<(Zeroizing<Vec<u8>>, usize), V2Error> {
     let parsed = parse(value)?;
-    let recorded = |id: &&&Identity| parsed.recorded.contains(&id.recipient.fingerprint.as_str());
-    let ordered = identities
-        .iter()
+    if identities.is_empty() {
+        return Err(V2Error::NoIdentity(format!(
+            "{}; no age identity was given",
+            describe_record(&parsed)
+        )));
+    }
+    let recorded = |i: &usize| parsed.recorded.contains(&identities[*i].recipient.fingerprint.as_str());
+    let order: Vec<usize> = (0..identities.len())
         .filter(recorded)
-        .chain(identities.iter().filter(|id| !recorded(id)))
-        .map(|id| &id.inner as &dyn age::Identity);
-
-    let decryptor = age::Decryptor::new_buffered(&parsed.age[..]).map_err(map_decrypt_error)?;
-    let mut reader = match decryptor.decrypt(ordered) {
-        Ok(reader) => reader,
-        Err(age::DecryptError::NoMatchingKeys) => {
-            // age adds random "*-grease" stanzas to every header; they mean nothing.
-            let types: Vec<String> = header_stanzas(&parsed.age)?
-                .into_iter()
-                .filter(|t| !t.ends_with("-grease"))
-                .collect();
-            let x25519 = types.iter().filter(|t| *t == "X25519").count();
-            if x25519 == 0 {
-                return Err(V2Error::UnsupportedStanzas(types.join(", ")));
+        .chain((0..identities.len()).filter(|i| !recorded(i)))
+        .collect();
+    let mut opened = None;
+    for i in order {
+        let decryptor = age::Decryptor::new_buffered(&parsed.age[..]).map_err(map_decrypt_error)?;
+        match decryptor.decrypt(std::iter::once(&identities[i].inner as &dyn age::Identity)) {
+            Ok(mut reader) => {
+                let mut plain = Zeroizing::new(Vec::new());
+                reader.read_to_end(&mut plain).map_err(|_| V2Error::Corrupt)?;
+                opened = Some((plain, i));
+                break;
             }
-            let sealed_to = if parsed.recorded.is_empty() {
-                format!("{x25519} X25519 recipients")
-            } else {
-                parsed.recorded.join(", ")
-            };
-            return Err(V2Error::NoIdentity(sealed_to));
+            Err(age::DecryptError::NoMatchingKeys) => continue,
+            Err(e) => return Err(map_decrypt_error(e)),
         }
-        Err(e) => return Err(map_decrypt_error(e)),
+    }
+    let Some((plain, index)) = opened else {
+        let types = header_stanzas(&parsed.age)?;
+        if !types.iter().any(|t| t == "X25519") {
+            return Err(V2Error::UnsupportedStanzas(types.join(", ")));
+        }
+        return Err(V2Error::NoIdentity(describe_record(&parsed)));
     };
-    let mut plain = Zeroizing::new(Vec::new());
-    reader.read_to_end(&mut plain).map_err(|_| V2Error::Corrupt)?;
 
-    let newline = plain.iter().position(|b| *b == b'\n').ok_or(V2Error::Corrupt)?;
-    let line = std::str::from_utf8(&plain[..newline]).map_err(|_| V2Error::Corrupt)?;
+    // The binding line; a payload without one (made with age alone) is refused
+    // without showing any of it: it may be the secret itself.
+    let line = plain
+        .iter()
+        .position(|b| *b == b'\n')
+        .and_then(|n| std::str::from_utf8(&plain[..n]).ok())
+        .filter(|l| l.starts_with(BINDING_TAG) && l.len() <= MAX_BINDING_LINE)
+        .ok_or(V2Error::NoBinding)?;
     let expected = binding.line();
     if line != expected {
         return Err(V2Error::WrongBinding {
@@ -367,7 +385,17 @@ pub fn open(value: &str, identities: &[&Identity], binding: &Binding<'_>) -> Res
             here: Binding::describe(&expected),
         });
     }
-    Ok(Zeroizing::new(plain[newline + 1..].to_vec()))
+    Ok((Zeroizing::new(plain[line.len() + 1..].to_vec()), index))
+}
+
+/// "sealed to abc, def" from the record, else the number of X25519 stanzas.
+fn describe_record(parsed: &Parsed<'_>) -> String {
+    if parsed.recorded.is_empty() {
+        let n = header_stanzas(&parsed.age).map_or(0, |t| t.iter().filter(|t| *t == "X25519").count());
+        format!("{n} X25519 recipients")
+    } else {
+        parsed.recorded.join(", ")
+    }
 }
 
 fn map_decrypt_error(e: age::DecryptError) -> V2Error {
@@ -448,10 +476,14 @@ mod tests {
         fps.sort_unstable();
         assert_eq!(recorded(&value), fps);
         for who in [&a, &b] {
-            assert_eq!(&open(&value, &[who], &binding()).unwrap()[..], b"hunter2");
+            assert_eq!(&open(&value, &[who], &binding()).unwrap().0[..], b"hunter2");
         }
+        // The recorded identity is tried first, and reported.
         let other = Identity::generate();
-        assert_eq!(&open(&value, &[&other, &b], &binding()).unwrap()[..], b"hunter2");
+        let (plain, index) = open(&value, &[&other, &b], &binding()).unwrap();
+        assert_eq!((&plain[..], index), (&b"hunter2"[..], 1));
+        let err = open(&value, &[], &binding()).unwrap_err();
+        assert!(err.to_string().contains("no age identity was given"), "{err}");
         let err = open(&value, &[&other], &binding()).unwrap_err();
         assert!(matches!(err, V2Error::NoIdentity(_)), "{err}");
     }
@@ -513,6 +545,25 @@ mod tests {
         let mut huge = b"age-encryption.org/v1\n".to_vec();
         huge.extend(std::iter::repeat_n(b"-> X25519 AAAA\nAAAA\n".as_slice(), 60_000).flatten());
         assert_eq!(open_it(&rebuild(&huge)), V2Error::HeaderTooLarge);
+        // Exactly the maximum, sealed for real, opens (age's grease stanza doesn't count).
+        let max: Vec<Recipient> = (0..MAX_RECIPIENTS - 1)
+            .map(|_| Identity::generate().recipient().clone())
+            .collect();
+        let max = [max, vec![id.recipient().clone()]].concat();
+        assert!(open(&seal(b"v", &max, &binding()).unwrap(), &[&id], &binding()).is_ok());
+        // A payload without a binding line is refused without echoing it.
+        let bare = {
+            let e =
+                age::Encryptor::with_recipients(std::iter::once(&id.recipient().inner as &dyn age::Recipient)).unwrap();
+            let mut out = Vec::new();
+            let mut w = e.wrap_output(&mut out).unwrap();
+            w.write_all(b"s3cret-password\n").unwrap();
+            w.finish().unwrap();
+            out
+        };
+        let err = open_it(&rebuild(&bare));
+        assert_eq!(err, V2Error::NoBinding);
+        assert!(!err.to_string().contains("s3cret"));
         let many: String = std::iter::repeat_n("-> X25519 AAAA\nAAAA\n", 300).collect();
         let many = format!("age-encryption.org/v1\n{many}--- AAAA\n");
         assert_eq!(open_it(&rebuild(many.as_bytes())), V2Error::TooManyRecipients(300));
