@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::{assert_fails, docs, repo, stderr, stdout};
+use common::{Env, assert_fails, docs, repo, stderr, stdout};
 use std::path::PathBuf;
 use std::process::Output;
 
-use assert_cmd::Command;
 use base64::Engine as _;
 use gitseal_core::v2::Identity;
 use serde_json::Value;
@@ -16,42 +15,11 @@ use serde_json::Value;
 const CERT: &str = "testdata/keys/demo.crt";
 const KEY: &str = "testdata/keys/demo.key";
 
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, contents).unwrap();
-        p.display().to_string()
-    }
-
-    /// A fresh identity file; returns (path, recipient).
-    fn identity(&self, name: &str) -> (String, String) {
-        let id = Identity::generate();
-        let path = self.write(name, id.to_file("2026-01-01T00:00:00Z").as_bytes());
-        (path, id.recipient().as_str().to_string())
-    }
-
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        Command::cargo_bin("gitseal")
-            .unwrap()
-            .current_dir(repo(""))
-            .env_remove("GITSEAL_CERT")
-            .env("HOME", self.dir.path())
-            .env("KUBECONFIG", self.dir.path().join("no-kubeconfig"))
-            .args(args)
-            .write_stdin(stdin.as_bytes().to_vec())
-            .output()
-            .unwrap()
-    }
+/// A fresh identity file in the sandbox; returns (path, recipient).
+fn identity(env: &Env, name: &str) -> (String, String) {
+    let id = Identity::generate();
+    let path = env.file(name, id.to_file("2026-01-01T00:00:00Z").as_bytes());
+    (path, id.recipient().as_str().to_string())
 }
 
 const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: app\nstringData:\n  password: hunter2\n  user: admin\n";
@@ -69,13 +37,13 @@ fn data(o: &Output, item: &str) -> String {
 #[test]
 fn sealed_to_several_recipients_each_identity_unseals() {
     let env = Env::new();
-    let (cluster, cluster_r) = env.identity("cluster.txt");
-    let (recovery, recovery_r) = env.identity("recovery.txt");
-    let (_, stranger_r) = env.identity("stranger.txt");
-    let recipients = env.write("recipients.txt", format!("# cluster\n{cluster_r}\n\n{recovery_r}\n"));
+    let (cluster, cluster_r) = identity(&env, "cluster.txt");
+    let (recovery, recovery_r) = identity(&env, "recovery.txt");
+    let (_, stranger_r) = identity(&env, "stranger.txt");
+    let recipients = env.file("recipients.txt", format!("# cluster\n{cluster_r}\n\n{recovery_r}\n"));
     let o = env.run(&["seal", "--recipients-file", &recipients], SECRET);
     assert!(o.status.success(), "{}", stderr(&o));
-    let sealed = env.write("sealed.yaml", stdout(&o));
+    let sealed = env.file("sealed.yaml", stdout(&o));
     let doc = &docs(&stdout(&o))[0];
     assert!(value(doc, "password").starts_with("gitseal:v2:"));
     assert!(
@@ -92,7 +60,7 @@ fn sealed_to_several_recipients_each_identity_unseals() {
         );
     }
     let o = env.run(&["seal", "--recipient", &stranger_r], SECRET);
-    let only_stranger = env.write("stranger.yaml", stdout(&o));
+    let only_stranger = env.file("stranger.yaml", stdout(&o));
     let o = env.run(&["unseal", "--identity", &cluster, &only_stranger], "");
     assert_fails(
         &o,
@@ -112,10 +80,10 @@ fn sealed_to_several_recipients_each_identity_unseals() {
 #[test]
 fn bitnami_and_v2_items_mix_through_merge_into() {
     let env = Env::new();
-    let (id, recipient) = env.identity("id.txt");
+    let (id, recipient) = identity(&env, "id.txt");
     let o = env.run(&["seal", "--cert", CERT], SECRET);
     assert!(o.status.success(), "{}", stderr(&o));
-    let file = env.write("db.yaml", stdout(&o));
+    let file = env.file("db.yaml", stdout(&o));
     let before = docs(&std::fs::read_to_string(&file).unwrap())[0].clone();
     let update = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: whatever\nstringData:\n  token: t0k3n\n";
     let o = env.run(&["seal", "--recipient", &recipient, "--merge-into", &file], update);
@@ -143,14 +111,14 @@ fn bitnami_and_v2_items_mix_through_merge_into() {
 #[test]
 fn flags_that_contradict_each_other_are_usage_errors() {
     let env = Env::new();
-    let (_, recipient) = env.identity("id.txt");
+    let (_, recipient) = identity(&env, "id.txt");
     let o = env.run(&["seal", "--scheme", "bitnami", "--recipient", &recipient], SECRET);
     assert_fails(&o, 2, &["--recipient", "--scheme bitnami"]);
     let o = env.run(&["seal", "--scheme", "v2", "--cert", CERT], SECRET);
     assert_fails(&o, 2, &["--cert is for Bitnami items"]);
     let o = env.run(&["seal", "--recipient", "age1nope"], SECRET);
     assert_fails(&o, 2, &["--recipient", "invalid age recipient \"age1nope\""]);
-    let bad = env.write("bad.txt", format!("{recipient}\nssh-ed25519 AAAA\n"));
+    let bad = env.file("bad.txt", format!("{recipient}\nssh-ed25519 AAAA\n"));
     let o = env.run(&["seal", "--recipients-file", &bad], SECRET);
     assert_fails(&o, 1, &[&format!("{bad}:2"), "invalid age recipient"]);
     // v2 without recipients and without a cluster to ask.
@@ -163,8 +131,8 @@ fn flags_that_contradict_each_other_are_usage_errors() {
 #[test]
 fn raw_v2_values_bind_the_item_name() {
     let env = Env::new();
-    let (id, recipient) = env.identity("id.txt");
-    let plain = env.write("pw", "hunter2");
+    let (id, recipient) = identity(&env, "id.txt");
+    let plain = env.file("pw", "hunter2");
     let args = ["seal", "--raw", "--recipient", &recipient, "-n", "app", "--name", "db"];
     let o = env.run(&args, "hunter2");
     assert_fails(&o, 2, &["--from-file ITEM=PATH"]);
@@ -177,10 +145,10 @@ fn raw_v2_values_bind_the_item_name() {
             "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: db\n  namespace: app\nspec:\n  encryptedData:\n    {item}: {raw}\n"
         )
     };
-    let o = env.run(&["unseal", "--identity", &id], &ss("password"));
+    let o = env.run(&["unseal", "--identity", &id], ss("password"));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(data(&o, "password"), "hunter2");
-    let o = env.run(&["unseal", "--identity", &id], &ss("other"));
+    let o = env.run(&["unseal", "--identity", &id], ss("other"));
     assert_fails(
         &o,
         1,
@@ -209,7 +177,7 @@ fn age_cli() -> Option<PathBuf> {
 fn v2_values_open_with_the_standard_age_cli() {
     let Some(age) = age_cli() else { return };
     let env = Env::new();
-    let (id, recipient) = env.identity("id.txt");
+    let (id, recipient) = identity(&env, "id.txt");
     let o = env.run(
         &["seal", "--recipient", &recipient, "--scope", "namespace-wide"],
         SECRET,
@@ -219,7 +187,7 @@ fn v2_values_open_with_the_standard_age_cli() {
     // gitseal:v2:<record>:<base64 of a binary age file>
     let b64 = v.rsplit(':').next().unwrap();
     let bin = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
-    let file = env.write("item.age", &bin);
+    let file = env.file("item.age", &bin);
     let out = std::process::Command::new(age)
         .args(["--decrypt", "--identity", &id, &file])
         .output()
@@ -232,7 +200,7 @@ fn v2_values_open_with_the_standard_age_cli() {
 
     // The other way: a value made with the age CLI alone (no recipient record)
     // unseals with gitseal.
-    let payload = env.write(
+    let payload = env.file(
         "payload",
         "gitseal.dev/v2 scope=strict namespace=app name=db key=user\nroot",
     );
@@ -260,8 +228,8 @@ fn a_gitseal_yaml_picks_recipients_or_cert_by_path_so_no_flags_are_needed() {
     std::fs::create_dir_all(repo_dir.join("clusters/prod/app")).unwrap();
     std::fs::create_dir_all(repo_dir.join("clusters/legacy")).unwrap();
     std::fs::create_dir_all(repo_dir.join("keys")).unwrap();
-    let (prod_id, prod_r) = env.identity("prod-id.txt");
-    let (dr_id, dr_r) = env.identity("dr-id.txt");
+    let (prod_id, prod_r) = identity(&env, "prod-id.txt");
+    let (dr_id, dr_r) = identity(&env, "dr-id.txt");
     std::fs::write(repo_dir.join("keys/dr.txt"), format!("# break-glass\n{dr_r}\n")).unwrap();
     std::fs::copy(repo(CERT), repo_dir.join("keys/legacy.pem")).unwrap();
     std::fs::write(
@@ -314,8 +282,8 @@ fn reencrypt_all_moves_only_what_is_not_on_target_and_keeps_the_rest_byte_identi
     for d in ["prod", "keys", "ignored"] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
-    let (a_id, a_r) = env.identity("a.txt");
-    let (dr_id, dr_r) = env.identity("dr.txt");
+    let (a_id, a_r) = identity(&env, "a.txt");
+    let (dr_id, dr_r) = identity(&env, "dr.txt");
     std::fs::copy(repo(CERT), root.join("keys/demo.pem")).unwrap();
     std::fs::write(
         root.join(".gitseal.yaml"),
@@ -343,7 +311,7 @@ fn reencrypt_all_moves_only_what_is_not_on_target_and_keeps_the_rest_byte_identi
     let s = on_target.to_str().unwrap();
     let o = env.run(
         &["seal", "--recipient", &a_r, "--recipient", &dr_r, "--merge-into", s],
-        &secret("a", "age"),
+        secret("a", "age"),
     );
     assert!(o.status.success(), "{}", stderr(&o));
     // Behind: a Bitnami item to the older key, a v2 item without the recovery key.
@@ -352,7 +320,7 @@ fn reencrypt_all_moves_only_what_is_not_on_target_and_keeps_the_rest_byte_identi
         &seal(&["--cert", "testdata/keys/second.crt"], &secret("b", "rsa")),
     );
     let b = behind.to_str().unwrap();
-    let o = env.run(&["seal", "--recipient", &a_r, "--merge-into", b], &secret("b", "age"));
+    let o = env.run(&["seal", "--recipient", &a_r, "--merge-into", b], secret("b", "age"));
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&behind).unwrap();
     std::fs::write(&behind, format!("# keep this comment\n{text}")).unwrap();
@@ -373,20 +341,23 @@ fn reencrypt_all_moves_only_what_is_not_on_target_and_keeps_the_rest_byte_identi
     );
 
     let all = root.to_str().unwrap();
-    let o = env.run(
-        &[
-            "reencrypt",
-            "--all",
-            all,
-            "--key",
-            "testdata/keys/second.key",
-            "--key",
-            KEY,
-            "--identity",
-            &a_id,
-        ],
-        "",
-    );
+    let reencrypt_all = || {
+        env.run(
+            &[
+                "reencrypt",
+                "--all",
+                all,
+                "--key",
+                "testdata/keys/second.key",
+                "--key",
+                KEY,
+                "--identity",
+                &a_id,
+            ],
+            "",
+        )
+    };
+    let o = reencrypt_all();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("2 SealedSecrets in 2 files: 2 items re-sealed, 2 unchanged; 1 file rewritten"),
@@ -413,20 +384,7 @@ fn reencrypt_all_moves_only_what_is_not_on_target_and_keeps_the_rest_byte_identi
     );
 
     // A second run finds nothing to move.
-    let o = env.run(
-        &[
-            "reencrypt",
-            "--all",
-            all,
-            "--key",
-            "testdata/keys/second.key",
-            "--key",
-            KEY,
-            "--identity",
-            &a_id,
-        ],
-        "",
-    );
+    let o = reencrypt_all();
     assert!(
         stderr(&o).contains("0 items re-sealed, 4 unchanged; 0 files rewritten"),
         "{}",
@@ -434,7 +392,7 @@ fn reencrypt_all_moves_only_what_is_not_on_target_and_keeps_the_rest_byte_identi
     );
 
     // An item nobody here can open: that file fails and stays as it was; exit 1.
-    let (_, stranger_r) = env.identity("stranger.txt");
+    let (_, stranger_r) = identity(&env, "stranger.txt");
     let stuck = write("prod/d.yaml", &seal(&["--recipient", &stranger_r], &secret("d", "age")));
     let d_before = snapshot(&stuck);
     let o = env.run(&["reencrypt", "--all", all, "--key", KEY, "--identity", &a_id], "");

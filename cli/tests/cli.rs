@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::{assert_fails, docs, repo, stderr, stdout};
+use common::{Env, assert_fails, docs, repo, stderr, stdout};
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
-use std::process::Output;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
@@ -21,42 +20,6 @@ fn kit() -> PathBuf {
 const CERT: &str = "testdata/keys/demo.crt";
 const KEY: &str = "testdata/keys/demo.key";
 const DB: &str = "testdata/secrets/db-credentials.yaml";
-
-/// A sandbox: its own HOME and KUBECONFIG, so the developer's config never leaks in.
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, contents).unwrap();
-        p
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("gitseal").unwrap();
-        c.current_dir(repo(""))
-            .env_remove("GITSEAL_CERT")
-            .env("HOME", self.dir.path())
-            .env("KUBECONFIG", self.path("no-kubeconfig"));
-        c
-    }
-
-    fn run(&self, args: &[&str], stdin: impl Into<Vec<u8>>) -> Output {
-        self.cmd().args(args).write_stdin(stdin.into()).output().unwrap()
-    }
-}
 
 fn data_items(secret: &Value) -> Vec<(String, String)> {
     secret["data"]

@@ -41,3 +41,45 @@ pub fn assert_fails(o: &Output, code: i32, fragments: &[&str]) {
         assert!(err.contains(f), "stderr lacks {f:?}: {err}");
     }
 }
+
+/// A sandbox for the binary: its own HOME and KUBECONFIG, so the developer's
+/// config never leaks in.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    /// [`Self::write`], returning the path as a string for an argument list.
+    pub fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
+        self.write(name, contents).display().to_string()
+    }
+
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut c = assert_cmd::Command::cargo_bin("gitseal").unwrap();
+        c.current_dir(repo(""))
+            .env_remove("GITSEAL_CERT")
+            .env("HOME", self.dir.path())
+            .env("KUBECONFIG", self.path("no-kubeconfig"));
+        c
+    }
+
+    pub fn run(&self, args: &[&str], stdin: impl AsRef<[u8]>) -> Output {
+        self.cmd().args(args).write_stdin(stdin.as_ref().to_vec()).output().unwrap()
+    }
+}
