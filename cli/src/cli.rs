@@ -205,9 +205,11 @@ pub struct SealArgs {
     pub io: Io,
 
     /// Certificate to seal to: a path, an http(s):// URL or a file:// URL. Without it,
-    /// the controller's certificate is fetched through the API server.
+    /// the controller's certificate is fetched through the API server. Repeat it for
+    /// several clusters: that seals v2 items to the age recipient each certificate
+    /// carries (gitseal-controller's do).
     #[arg(long, env = "GITSEAL_CERT", value_name = "CERT", hide_env_values = true)]
-    pub cert: Option<String>,
+    pub cert: Vec<String>,
 
     #[command(flatten)]
     pub controller: ControllerArgs,

@@ -115,7 +115,9 @@ fn flags_that_contradict_each_other_are_usage_errors() {
     let o = env.run(&["seal", "--scheme", "bitnami", "--recipient", &recipient], SECRET);
     assert_fails(&o, 2, &["--recipient", "--scheme bitnami"]);
     let o = env.run(&["seal", "--scheme", "v2", "--cert", CERT], SECRET);
-    assert_fails(&o, 2, &["--cert is for Bitnami items"]);
+    assert_fails(&o, 2, &["demo.crt: the certificate carries no age recipient"]);
+    let o = env.run(&["seal", "--scheme", "bitnami", "--cert", CERT, "--cert", CERT], SECRET);
+    assert_fails(&o, 2, &["a Bitnami item opens with one RSA key"]);
     let o = env.run(&["seal", "--recipient", "age1nope"], SECRET);
     assert_fails(&o, 2, &["--recipient", "invalid age recipient \"age1nope\""]);
     let bad = env.file("bad.txt", format!("{recipient}\nssh-ed25519 AAAA\n"));
@@ -403,4 +405,45 @@ fn reencrypt_all_moves_only_what_is_not_on_target_and_keeps_the_rest_byte_identi
         stderr(&o)
     );
     assert_eq!(snapshot(&stuck), d_before);
+}
+
+#[test]
+fn several_certificates_seal_v2_items_to_the_recipients_they_carry() {
+    let env = Env::new();
+    // Two clusters' keys, as gitseal-controller (and gitseal keygen) make them.
+    let keygen = |n: &str| {
+        let o = env.run(
+            &[
+                "keygen",
+                "--key-size",
+                "2048",
+                "--key-out",
+                &env.path(&format!("{n}.key")).display().to_string(),
+                "--cert-out",
+                &env.path(&format!("{n}.crt")).display().to_string(),
+                "--secret-out",
+                &env.path(&format!("{n}.yaml")).display().to_string(),
+            ],
+            "",
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        (
+            env.path(&format!("{n}.crt")).display().to_string(),
+            env.path(&format!("{n}.yaml")).display().to_string(),
+        )
+    };
+    let (prod_crt, prod_secret) = keygen("prod");
+    let (staging_crt, staging_secret) = keygen("staging");
+    let o = env.run(&["seal", "--cert", &prod_crt, "--cert", &staging_crt], SECRET);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sealed = env.file("sealed.yaml", stdout(&o));
+    let v = value(&docs(&stdout(&o))[0], "password");
+    assert!(v.starts_with("gitseal:v2:"));
+    assert_eq!(gitseal_core::v2::recorded(&v).len(), 2);
+    // Each cluster's key Secret (its age.key) opens it.
+    for secret in [&prod_secret, &staging_secret] {
+        let o = env.run(&["unseal", "--key", secret, &sealed], "");
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(data(&o, "password"), "hunter2");
+    }
 }

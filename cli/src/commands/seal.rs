@@ -90,7 +90,9 @@ fn target(args: &SealArgs, kube: io::Kube<'_>) -> Result<(Target, Option<Scope>)
         }
         (Some(scheme), _) => Some(scheme),
         (None, false) => Some(SchemeArg::V2),
-        (None, true) if args.cert.is_some() => Some(SchemeArg::Bitnami),
+        // A Bitnami item opens with one RSA key: several certificates mean v2.
+        (None, true) if args.cert.len() > 1 => Some(SchemeArg::V2),
+        (None, true) if !args.cert.is_empty() => Some(SchemeArg::Bitnami),
         (None, true) => None,
     };
     let config = RepoConfig::for_file(&governed_path(args))?;
@@ -100,12 +102,22 @@ fn target(args: &SealArgs, kube: io::Kube<'_>) -> Result<(Target, Option<Scope>)
         .unwrap_or(SchemeArg::Bitnami);
     let rule_scope = rule.and_then(|r| r.scope);
     if scheme == SchemeArg::V2 {
-        if args.cert.is_some() {
-            return Err(usage(
-                "--cert is for Bitnami items; v2 items are sealed to age recipients (--recipient, --recipients-file)",
-            ));
-        }
+        // Each --cert contributes the age recipient it carries.
         let mut recipients = flag_recipients;
+        for spec in &args.cert {
+            let shown = io::redact(spec);
+            let cert = io::load_cert(spec)?;
+            let recipient = cert
+                .age_recipient()
+                .ok_or_else(|| {
+                    usage(format!(
+                        "{shown}: the certificate carries no age recipient (a Bitnami controller's, or a key made \
+                         before gitseal added them): v2 items need --recipient, or seal Bitnami items to one --cert"
+                    ))
+                })?
+                .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+            recipients.push(recipient);
+        }
         if recipients.is_empty()
             && let Some(r) = rule
         {
@@ -126,7 +138,12 @@ fn target(args: &SealArgs, kube: io::Kube<'_>) -> Result<(Target, Option<Scope>)
     }
 
     // --cert (or GITSEAL_CERT) wins; then the rule's; without either, the controller's, as kubeseal.
-    let cert_spec = args.cert.clone().or_else(|| rule.and_then(|r| r.cert.clone()));
+    if args.cert.len() > 1 {
+        return Err(usage(
+            "a Bitnami item opens with one RSA key: give one --cert, or --scheme v2 to seal for several clusters",
+        ));
+    }
+    let cert_spec = args.cert.first().cloned().or_else(|| rule.and_then(|r| r.cert.clone()));
     let (cert, shown) = match cert_spec.as_deref() {
         Some(spec) => (io::load_cert(spec)?, io::redact(spec)),
         None => {

@@ -80,6 +80,10 @@ impl Env {
     }
 
     pub fn run(&self, args: &[&str], stdin: impl AsRef<[u8]>) -> Output {
-        self.cmd().args(args).write_stdin(stdin.as_ref().to_vec()).output().unwrap()
+        self.cmd()
+            .args(args)
+            .write_stdin(stdin.as_ref().to_vec())
+            .output()
+            .unwrap()
     }
 }

@@ -159,7 +159,36 @@ pub struct Certificate {
     public_key: PublicKey,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
+    /// `urn:gitseal:age:age1…` subject alternative names: the age recipient of
+    /// the same key Secret, so a pinned certificate also seals v2 items.
+    age_recipients: Vec<String>,
     der: Vec<u8>,
+}
+
+/// The URI prefix of the subject alternative name that carries a key's age
+/// recipient. Go's x509 (Bitnami's controller, kubeseal) accepts and ignores it.
+pub const AGE_SAN_PREFIX: &str = "urn:gitseal:age:";
+
+/// The `urn:gitseal:age:` URIs among a certificate's subject alternative names.
+/// Anything unreadable is skipped: extensions never make a certificate unusable.
+fn age_sans(tbs: &x509_cert::TbsCertificate) -> Vec<String> {
+    use x509_cert::ext::pkix::SubjectAltName;
+    use x509_cert::ext::pkix::name::GeneralName;
+    const SAN_OID: x509_cert::der::asn1::ObjectIdentifier =
+        x509_cert::der::asn1::ObjectIdentifier::new_unwrap("2.5.29.17");
+    tbs.extensions
+        .iter()
+        .flatten()
+        .filter(|e| e.extn_id == SAN_OID)
+        .filter_map(|e| SubjectAltName::from_der(e.extn_value.as_bytes()).ok())
+        .flat_map(|san| san.0)
+        .filter_map(|name| match name {
+            GeneralName::UniformResourceIdentifier(uri) => {
+                uri.as_str().strip_prefix(AGE_SAN_PREFIX).map(str::to_string)
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 impl Certificate {
@@ -189,6 +218,7 @@ impl Certificate {
             public_key: PublicKey::from_spki_der(&spki)?,
             not_before: to_time(tbs.validity.not_before)?,
             not_after: to_time(tbs.validity.not_after)?,
+            age_recipients: age_sans(tbs),
             der: der.to_vec(),
         })
     }
@@ -199,6 +229,12 @@ impl Certificate {
 
     pub fn not_before(&self) -> OffsetDateTime {
         self.not_before
+    }
+
+    /// The age recipient the certificate carries (certificates gitseal made
+    /// carry their key Secret's; Bitnami's carry none).
+    pub fn age_recipient(&self) -> Option<Result<crate::v2::Recipient, crate::v2::V2Error>> {
+        self.age_recipients.first().map(|r| r.parse())
     }
 
     pub fn not_after(&self) -> OffsetDateTime {
@@ -510,6 +546,11 @@ pub fn generate(params: &KeyGenParams) -> Result<GeneratedKey, KeyError> {
             .distinguished_name
             .push(rcgen::DnType::CommonName, params.common_name.as_str());
     }
+    // The age identity comes first: its recipient goes into the certificate, so
+    // a pinned certificate can seal v2 items too.
+    let age_identity = crate::v2::Identity::generate();
+    let san = format!("{AGE_SAN_PREFIX}{}", age_identity.recipient().as_str());
+    cert_params.subject_alt_names = vec![rcgen::SanType::URI(san.try_into().map_err(|e| gen_err(&e))?)];
     let mut serial = [0u8; 16];
     aws_lc_rs::rand::fill(&mut serial).map_err(|e| gen_err(&e))?;
     serial[0] &= 0x7f; // positive INTEGER in [0, 2^127)
@@ -530,7 +571,7 @@ pub fn generate(params: &KeyGenParams) -> Result<GeneratedKey, KeyError> {
         private_key: PrivateKey::from_pkcs8_der(&pkcs8)?,
         certificate: Certificate::from_der(cert.der())?,
         private_key_pem,
-        age_identity: crate::v2::Identity::generate(),
+        age_identity,
     })
 }
 

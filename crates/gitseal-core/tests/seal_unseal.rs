@@ -863,6 +863,13 @@ fn generated_key_secrets_carry_an_age_identity_that_parses_back() {
     let ids = parse_age_identities(serde_json::to_string(&list).unwrap().as_bytes()).unwrap();
     assert_eq!(ids.len(), 1);
     assert_eq!(ids[0].recipient().as_str(), key.age_identity.recipient().as_str());
+    // The certificate carries the same recipient, so a pinned certificate seals
+    // v2 items too; certificates Bitnami's controller made carry none.
+    let from_cert = key.certificate.age_recipient().unwrap().unwrap();
+    assert_eq!(from_cert.as_str(), key.age_identity.recipient().as_str());
+    let reparsed = Certificate::from_pem(key.certificate.to_pem().as_bytes()).unwrap();
+    assert_eq!(reparsed.age_recipient().unwrap().unwrap().as_str(), from_cert.as_str());
+    assert!(CERT.age_recipient().is_none());
     // An identity file reads as it is; PEM holds none.
     assert_eq!(parse_age_identities(file.as_bytes()).unwrap().len(), 1);
     assert!(parse_age_identities(&testdata("keys/second.key")).unwrap().is_empty());
