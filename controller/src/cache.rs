@@ -25,8 +25,9 @@ use crate::digest::sealed_digest;
 /// Shrinks a SealedSecret for the cache. It keeps what deciding "nothing to
 /// do" needs: name, namespace, uid, generation, status, the template's shape,
 /// the sealed digest ([`CACHED_DIGEST`]) and the item names ([`CACHED_ITEMS`]).
-/// It drops the ciphertexts, template bodies, and the object's own annotations
-/// and labels, except the `app.kubernetes.io/instance` label that the
+/// It drops the ciphertexts, template bodies, the template's metadata other
+/// than its labels and annotations, and the object's own annotations and
+/// labels, except the `app.kubernetes.io/instance` label that the
 /// `condition_info` metric reports. The reconciler reads the whole object only
 /// when it must decrypt.
 pub fn slim(ss: &mut SealedSecret) {
@@ -44,9 +45,33 @@ pub fn slim(ss: &mut SealedSecret) {
     });
     // An empty map owns no allocation.
     ss.spec.encrypted_data = BTreeMap::new();
-    if let Some(data) = ss.spec.template.as_mut().and_then(|t| t.data.as_mut()) {
-        // Keep which items the template sets (Some) or removes (None).
-        data.values_mut().flatten().for_each(|v| *v = String::new());
+    if let Some(template) = ss.spec.template.as_mut() {
+        if let Some(data) = template.data.as_mut() {
+            // Keep which items the template sets (Some) or removes (None).
+            data.values_mut().flatten().for_each(|v| *v = String::new());
+        }
+        // Of the template's metadata only its labels and annotations are read
+        // (managed keys, skip-set-owner-references); the name and namespace that
+        // kubeseal writes there are forced to the SealedSecret's anyway. An
+        // ObjectMeta is some 500 bytes, on every cached SealedSecret.
+        template.metadata = template.metadata.take().and_then(|m| {
+            (m.labels.is_some() || m.annotations.is_some()).then(|| ObjectMeta {
+                labels: m.labels,
+                annotations: m.annotations,
+                ..Default::default()
+            })
+        });
+    }
+    // A template left with nothing the reconciler reads (its type and
+    // `immutable` matter only when writing, from the whole object) is dropped:
+    // the boxed template is some 450 bytes even when empty.
+    if ss
+        .spec
+        .template
+        .as_ref()
+        .is_some_and(|t| t.metadata.is_none() && t.data.is_none())
+    {
+        ss.spec.template = None;
     }
     ss.spec.data = ss.spec.data.take().map(|_| k8s_openapi::ByteString(Vec::new()));
 }
@@ -327,6 +352,31 @@ mod tests {
     }
 
     #[test]
+    fn slim_drops_a_template_that_holds_nothing_it_reads() {
+        let mut ss = SealedSecret::new(
+            "db",
+            gitseal_api::SealedSecretSpec {
+                encrypted_data: [("password".to_string(), "AgB...".to_string())].into(),
+                template: Some(Box::new(gitseal_api::SecretTemplateSpec {
+                    metadata: Some(ObjectMeta {
+                        name: Some("db".into()),
+                        namespace: Some("app".into()),
+                        ..Default::default()
+                    }),
+                    type_: Some("Opaque".into()),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            },
+        );
+        let managed = crate::digest::managed_keys(&ss);
+        slim(&mut ss);
+        assert!(ss.spec.template.is_none());
+        assert_eq!(crate::digest::managed_keys(&ss), managed);
+        assert!(!crate::plan::skips_owner_references(&ss));
+    }
+
+    #[test]
     fn slim_keeps_only_what_the_reconciler_reads() {
         let mut ss = SealedSecret::new(
             "db",
@@ -337,6 +387,18 @@ mod tests {
                 ]
                 .into(),
                 template: Some(Box::new(gitseal_api::SecretTemplateSpec {
+                    metadata: Some(ObjectMeta {
+                        name: Some("db".into()),
+                        namespace: Some("app".into()),
+                        annotations: Some(
+                            [(
+                                gitseal_api::annotations::SKIP_SET_OWNER_REFERENCES.to_string(),
+                                "true".to_string(),
+                            )]
+                            .into(),
+                        ),
+                        ..Default::default()
+                    }),
                     data: Some(
                         [
                             ("dsn".to_string(), Some("{{ .user }}:{{ .password }}".to_string())),
@@ -380,6 +442,12 @@ mod tests {
         assert_eq!(annotations[CACHED_DIGEST], digest);
         assert_eq!(annotations.len(), 2, "the object's own annotations are dropped");
         assert_eq!(ss.metadata.labels.as_ref().unwrap().len(), 1);
+        assert!(
+            crate::plan::skips_owner_references(&ss),
+            "template annotations are kept"
+        );
+        let tmeta = ss.spec.template.as_ref().unwrap().metadata.as_ref().unwrap();
+        assert_eq!((tmeta.name.as_deref(), tmeta.namespace.as_deref()), (None, None));
         let tdata = ss.spec.template.as_ref().unwrap().data.as_ref().unwrap();
         assert_eq!(
             tdata["dsn"].as_deref(),
