@@ -279,8 +279,7 @@ pub fn load_identities(identity_files: &[PathBuf], key_files: &[PathBuf]) -> Res
     let mut ids = Vec::new();
     for p in identity_files {
         let bytes = zeroize::Zeroizing::new(read_file(p)?);
-        let text = std::str::from_utf8(&bytes).map_err(|_| anyhow::anyhow!("{}: not a text file", p.display()))?;
-        ids.extend(gitseal_core::v2::Identity::parse_file(text).with_context(|| format!("{}", p.display()))?);
+        ids.extend(gitseal_core::v2::Identity::parse_bytes(&bytes).with_context(|| format!("{}", p.display()))?);
     }
     for p in key_files {
         let bytes = zeroize::Zeroizing::new(read_file(p)?);

@@ -108,15 +108,12 @@ fn parse_material(
     // to it) down with it: the key loads without its age identity.
     let age = match data.get(gitseal_core::keys::AGE_KEY) {
         None => None,
-        Some(file) => match std::str::from_utf8(&file.0)
-            .map_err(|_| "not UTF-8".to_string())
-            .and_then(|t| gitseal_core::v2::Identity::parse_file(t).map_err(|e| e.to_string()))
-        {
+        Some(file) => match gitseal_core::v2::Identity::parse_bytes(&file.0) {
             Ok(mut ids) => Some(ids.remove(0)),
             Err(error) => {
                 tracing::warn!(
                     secret = name,
-                    error,
+                    error = %error,
                     "age.key is unusable; the key loads without it (no v2 items)"
                 );
                 None
@@ -225,6 +222,15 @@ impl KeySet {
             }
         }
         order
+    }
+
+    /// The short fingerprint of the key whose age identity `identity` is (one of
+    /// [`Self::age_identities`]).
+    pub fn fingerprint_of_identity(&self, identity: &gitseal_core::v2::Identity) -> Option<&str> {
+        self.keys
+            .iter()
+            .find(|k| k.age.as_ref().is_some_and(|a| std::ptr::eq(a, identity)))
+            .map(|k| k.short_fingerprint.as_str())
     }
 
     /// The short fingerprint of the key at `index` in a [`Self::decryption_order`] result.

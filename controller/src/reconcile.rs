@@ -420,12 +420,7 @@ fn decrypt(keys: &KeySet, ss: &SealedSecret, last_used: &[String], opts: UnsealO
     let mut hint: Vec<&str> = last_used.iter().map(String::as_str).collect();
     hint.extend(sealed_to(ss.metadata.annotations.as_ref()));
     let order = keys.decryption_order(&hint);
-    // Each age identity with the fingerprint of the key Secret it lives in.
-    let (age_fps, identities): (Vec<&str>, Vec<&gitseal_core::v2::Identity>) = keys
-        .keys()
-        .iter()
-        .filter_map(|k| k.age.as_ref().map(|a| (k.short_fingerprint.as_str(), a)))
-        .unzip();
+    let identities = keys.age_identities();
     let result = unseal_with(ss, &order, &identities, opts);
     let mut used: Vec<String> = Vec::new();
     if let Ok(u) = &result {
@@ -436,12 +431,11 @@ fn decrypt(keys: &KeySet, ss: &SealedSecret, last_used: &[String], opts: UnsealO
             }
         }
         // v2 items count for the key whose age identity opened them.
-        used.extend(
-            u.identity_by_item
-                .values()
-                .filter_map(|&i| age_fps.get(i))
-                .map(|fp| fp.to_string()),
-        );
+        for &i in u.identity_by_item.values() {
+            if let Some(fp) = identities.get(i).and_then(|id| keys.fingerprint_of_identity(id)) {
+                used.push(fp.to_string());
+            }
+        }
         used.sort();
         used.dedup();
     }

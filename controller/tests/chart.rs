@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Container, Probe, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
@@ -333,28 +333,9 @@ fn defaults_are_restricted_and_findable_by_gitseal_cert() {
         Some(&["ALL".to_string()][..])
     );
     assert_eq!(sc.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
-    assert_eq!(
-        c.liveness_probe
-            .as_ref()
-            .unwrap()
-            .http_get
-            .as_ref()
-            .unwrap()
-            .path
-            .as_deref(),
-        Some("/healthz")
-    );
-    assert_eq!(
-        c.readiness_probe
-            .as_ref()
-            .unwrap()
-            .http_get
-            .as_ref()
-            .unwrap()
-            .path
-            .as_deref(),
-        Some("/readyz")
-    );
+    let probe_path = |p: &Option<Probe>| p.as_ref()?.http_get.as_ref()?.path.clone();
+    assert_eq!(probe_path(&c.liveness_probe).as_deref(), Some("/healthz"));
+    assert_eq!(probe_path(&c.readiness_probe).as_deref(), Some("/readyz"));
     assert!(c.resources.as_ref().unwrap().requests.is_some());
 
     // One replica: no leader election, and never two controllers at once.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result, anyhow, bail};
 use gitseal_core::api::SealedSecret;
 use gitseal_core::api::annotations::SEALED_SECRETS_KEY_LABEL;
-use gitseal_core::keys::{KeySecretInfo, describe_key_secret};
+use gitseal_core::keys::{KeySecretInfo, describe_key_secret, utc_timestamp};
 use gitseal_core::manifest::{Format, parse_documents, to_document};
 use gitseal_core::v2;
 use k8s_openapi::api::core::v1::Secret;
@@ -123,19 +123,13 @@ fn list(args: &KeysListArgs, kube: Kube<'_>) -> Result<()> {
                 .unwrap_or(0);
             (rsa + age).to_string()
         });
-        let t = k.not_before;
         out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z\t{}\t{count}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{count}\n",
             k.name,
             k.short_fingerprint,
             k.age_fingerprint.as_deref().unwrap_or("-"),
             k.bits,
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
+            utc_timestamp(k.not_before),
             if k.status.is_empty() { "legacy" } else { &k.status },
         ));
     }

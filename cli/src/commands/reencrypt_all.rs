@@ -11,6 +11,7 @@
 //!   succeeded; a failure in one file doesn't stop the others, and makes the
 //!   exit status 1.
 
+use std::collections::HashMap;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,21 @@ struct Material {
     flag_recipients: Vec<v2::Recipient>,
     /// Connected on first need (online mode only).
     controller: Option<(Controller, Certificate)>,
+    /// Each rule's recipients, by config file and rule: read once per run.
+    rule_recipients: HashMap<(PathBuf, usize), Vec<v2::Recipient>>,
+    /// Each rule certificate (a path or URL), loaded once per run.
+    certs: HashMap<String, Certificate>,
+}
+
+impl Material {
+    fn cert(&mut self, spec: &str) -> Result<Certificate> {
+        if let Some(c) = self.certs.get(spec) {
+            return Ok(c.clone());
+        }
+        let cert = io::load_cert(spec)?;
+        self.certs.insert(spec.to_string(), cert.clone());
+        Ok(cert)
+    }
 }
 
 pub fn run(args: &ReencryptArgs, dir: &Path, kube: io::Kube<'_>) -> Result<bool> {
@@ -60,6 +76,8 @@ pub fn run(args: &ReencryptArgs, dir: &Path, kube: io::Kube<'_>) -> Result<bool>
         flag_cert: args.cert.as_deref().map(io::load_cert).transpose()?,
         flag_recipients: read_recipients(&args.recipients, &args.recipients_files)?,
         controller: None,
+        rule_recipients: HashMap::new(),
+        certs: HashMap::new(),
     };
     let offline = !args.keys.is_empty();
     let files = candidates(dir);
@@ -158,13 +176,21 @@ fn one_file(
     if file.targets.is_empty() {
         return Ok(());
     }
-    let rule = RepoConfig::for_file(path)?;
-    let rule = rule.as_ref().map(|(c, i)| c.rule(*i));
+    let config = RepoConfig::for_file(path)?;
+    let rule = config.as_ref().map(|(c, i)| c.rule(*i));
 
     // Where v2 items go, and whether Bitnami items become v2.
-    let rule_recipients = match rule {
-        Some(r) if !r.recipients.is_empty() || !r.recipients_files.is_empty() => {
-            read_recipients(&r.recipients, &r.recipients_files).with_context(|| format!("the rule for {shown}"))?
+    let rule_recipients = match (&config, rule) {
+        (Some((c, i)), Some(r)) if !r.recipients.is_empty() || !r.recipients_files.is_empty() => {
+            let key = (c.path.clone(), *i);
+            if let Some(cached) = material.rule_recipients.get(&key) {
+                cached.clone()
+            } else {
+                let read = read_recipients(&r.recipients, &r.recipients_files)
+                    .with_context(|| format!("the rule for {shown}"))?;
+                material.rule_recipients.insert(key, read.clone());
+                read
+            }
         }
         _ => Vec::new(),
     };
@@ -188,12 +214,15 @@ fn one_file(
         bail!("{shown}: turning Bitnami items into v2 items needs --key to open them");
     }
 
-    // Where Bitnami items go.
-    let rule_cert = rule
-        .and_then(|r| r.cert.as_deref())
-        .map(io::load_cert)
-        .transpose()
-        .with_context(|| format!("the certificate in the rule for {shown}"))?;
+    // Where Bitnami items go (a rule's certificate matters only if there are any).
+    let rule_cert = match rule.and_then(|r| r.cert.as_deref()) {
+        Some(spec) if file_has_bitnami => Some(
+            material
+                .cert(spec)
+                .with_context(|| format!("the certificate in the rule for {shown}"))?,
+        ),
+        _ => None,
+    };
     let bitnami_target: Option<Certificate> = if !file_has_bitnami {
         None
     } else if offline {

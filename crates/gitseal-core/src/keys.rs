@@ -375,9 +375,9 @@ pub fn parse_age_identities(input: &[u8]) -> Result<Vec<crate::v2::Identity>, Ke
                 crate::meta::decode_base64(encoded)
                     .map_err(|e| err(format!("Secret {name:?}: {AGE_KEY} is not valid base64: {e}")))?,
             );
-            let file =
-                std::str::from_utf8(&file).map_err(|_| err(format!("Secret {name:?}: {AGE_KEY} is not text")))?;
-            out.extend(crate::v2::Identity::parse_file(file).map_err(|e| err(format!("Secret {name:?}: {e}")))?);
+            out.extend(
+                crate::v2::Identity::parse_bytes(&file).map_err(|e| err(format!("Secret {name:?}: {AGE_KEY}: {e}")))?,
+            );
         }
     }
     Ok(out)
@@ -451,6 +451,20 @@ pub struct GeneratedKey {
 /// The key Secret's data key holding the age identity file.
 pub const AGE_KEY: &str = "age.key";
 
+/// `2026-01-02T03:04:05Z`: RFC 3339 in UTC, as kubectl prints times.
+pub fn utc_timestamp(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// What `gitseal keys list` shows of a key Secret, read without its private key.
 #[derive(Debug, Clone)]
 pub struct KeySecretInfo {
@@ -493,8 +507,7 @@ pub fn describe_key_secret(secret: &serde_json::Value) -> Result<KeySecretInfo, 
     let age_fingerprint = match data(AGE_KEY)? {
         None => None,
         Some(file) => {
-            let file = std::str::from_utf8(&file).map_err(|_| format!("{AGE_KEY} is not text"))?;
-            let ids = crate::v2::Identity::parse_file(file).map_err(|e| format!("{AGE_KEY}: {e}"))?;
+            let ids = crate::v2::Identity::parse_bytes(&file).map_err(|e| format!("{AGE_KEY}: {e}"))?;
             ids.first().map(|id| id.recipient().fingerprint().to_string())
         }
     };
@@ -585,17 +598,7 @@ pub fn key_secret(key: &GeneratedKey, namespace: &str, name: &str) -> k8s_openap
         gitseal_api::annotations::SEALED_SECRETS_KEY_LABEL.to_string(),
         "active".to_string(),
     )];
-    let t = key.certificate.not_before().to_offset(time::UtcOffset::UTC);
-    let created = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    let age_file = key.age_identity.to_file(&created);
+    let age_file = key.age_identity.to_file(&utc_timestamp(key.certificate.not_before()));
     k8s_openapi::api::core::v1::Secret {
         metadata: ObjectMeta {
             name: Some(name.to_string()),

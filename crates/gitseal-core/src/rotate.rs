@@ -46,12 +46,13 @@ pub fn reseal<K: Borrow<PrivateKey>>(
     // Items in gitseal's v2 format stay as they are: they name their own
     // recipients, some of which (recovery keys, other clusters) this key set
     // doesn't know. Only Bitnami items move to `to`.
-    let (v2_items, bitnami): (BTreeMap<String, String>, BTreeMap<String, String>) = sealed
+    let v2_items: BTreeMap<String, String> = sealed
         .spec
         .encrypted_data
         .iter()
+        .filter(|(_, v)| crate::v2::is_v2(v))
         .map(|(k, v)| (k.clone(), v.clone()))
-        .partition(|(_, v)| crate::v2::is_v2(v));
+        .collect();
     if sealed.spec.data.is_some() && !sealed.spec.encrypted_data.is_empty() {
         return Err(UnsealError::BothDataFields.into());
     }
@@ -60,7 +61,7 @@ pub fn reseal<K: Borrow<PrivateKey>>(
         unseal(sealed, keys, opts)?
     } else {
         let mut bitnami_only = sealed.clone();
-        bitnami_only.spec.encrypted_data = bitnami;
+        bitnami_only.spec.encrypted_data.retain(|_, v| !crate::v2::is_v2(v));
         unseal(&bitnami_only, keys, opts)?
     };
     let scope = Scope::from_annotations(sealed.metadata.annotations.as_ref());

@@ -199,6 +199,12 @@ impl Identity {
         Ok(out)
     }
 
+    /// [`Self::parse_file`] of raw bytes (a key Secret's `age.key`, a file).
+    pub fn parse_bytes(bytes: &[u8]) -> Result<Vec<Identity>, V2Error> {
+        let text = std::str::from_utf8(bytes).map_err(|_| V2Error::InvalidIdentity("not a text file".into()))?;
+        Self::parse_file(text)
+    }
+
     pub fn recipient(&self) -> &Recipient {
         &self.recipient
     }
@@ -243,19 +249,24 @@ impl Binding<'_> {
     }
 }
 
-/// Seals `plaintext` for `binding` to every one of `recipients`.
-pub fn seal(plaintext: &[u8], recipients: &[Recipient], binding: &Binding<'_>) -> Result<String, V2Error> {
+/// An age encryptor to every one of `recipients` (at least one).
+fn encryptor(recipients: &[Recipient]) -> Result<age::Encryptor, V2Error> {
     if recipients.is_empty() {
         return Err(V2Error::NoRecipients);
     }
+    age::Encryptor::with_recipients(recipients.iter().map(|r| &r.inner as &dyn age::Recipient))
+        .map_err(|e| V2Error::Encrypt(e.to_string()))
+}
+
+/// Seals `plaintext` for `binding` to every one of `recipients`.
+pub fn seal(plaintext: &[u8], recipients: &[Recipient], binding: &Binding<'_>) -> Result<String, V2Error> {
     if recipients.len() > MAX_RECIPIENTS {
         return Err(V2Error::TooManyRecipients(recipients.len()));
     }
     let mut fps: Vec<&str> = recipients.iter().map(|r| r.fingerprint.as_str()).collect();
     fps.sort_unstable();
     fps.dedup();
-    let encryptor = age::Encryptor::with_recipients(recipients.iter().map(|r| &r.inner as &dyn age::Recipient))
-        .map_err(|e| V2Error::Encrypt(e.to_string()))?;
+    let encryptor = encryptor(recipients)?;
     let mut out = Vec::with_capacity(plaintext.len() + 200 + 100 * recipients.len());
     let write = |out: &mut Vec<u8>| -> std::io::Result<()> {
         let mut w = encryptor.wrap_output(out)?;
@@ -273,6 +284,13 @@ pub struct Parsed<'a> {
     /// The fingerprints the value says it was sealed to.
     pub recorded: Vec<&'a str>,
     pub age: Vec<u8>,
+    /// The header's stanza types (age's grease stanzas left out).
+    pub stanzas: Vec<String>,
+}
+
+/// The fingerprints of a recipient record.
+fn record_list(record: &str) -> Vec<&str> {
+    record.split(',').filter(|s| !s.is_empty()).take(MAX_RECORDED).collect()
 }
 
 /// Splits a value and checks its age header (size, recipients, syntax) without
@@ -282,12 +300,15 @@ pub fn parse(value: &str) -> Result<Parsed<'_>, V2Error> {
     let (record, b64) = rest
         .split_once(':')
         .ok_or_else(|| V2Error::Malformed("no ':' after the recipient record".into()))?;
-    let recorded: Vec<&str> = record.split(',').filter(|s| !s.is_empty()).take(MAX_RECORDED).collect();
     let age = STANDARD
         .decode(b64.trim())
         .map_err(|e| V2Error::Base64(e.to_string()))?;
-    header_stanzas(&age)?;
-    Ok(Parsed { recorded, age })
+    let stanzas = header_stanzas(&age)?;
+    Ok(Parsed {
+        recorded: record_list(record),
+        age,
+        stanzas,
+    })
 }
 
 /// The stanza types of an age v1 header, checked for size and shape.
@@ -363,9 +384,8 @@ pub fn open(
         }
     }
     let Some((plain, index)) = opened else {
-        let types = header_stanzas(&parsed.age)?;
-        if !types.iter().any(|t| t == "X25519") {
-            return Err(V2Error::UnsupportedStanzas(types.join(", ")));
+        if !parsed.stanzas.iter().any(|t| t == "X25519") {
+            return Err(V2Error::UnsupportedStanzas(parsed.stanzas.join(", ")));
         }
         return Err(V2Error::NoIdentity(describe_record(&parsed)));
     };
@@ -391,7 +411,7 @@ pub fn open(
 /// "sealed to abc, def" from the record, else the number of X25519 stanzas.
 fn describe_record(parsed: &Parsed<'_>) -> String {
     if parsed.recorded.is_empty() {
-        let n = header_stanzas(&parsed.age).map_or(0, |t| t.iter().filter(|t| *t == "X25519").count());
+        let n = parsed.stanzas.iter().filter(|t| *t == "X25519").count();
         format!("{n} X25519 recipients")
     } else {
         parsed.recorded.join(", ")
@@ -413,11 +433,7 @@ fn map_decrypt_error(e: age::DecryptError) -> V2Error {
 /// `age` CLI opens it too.
 pub fn encrypt_file(plaintext: &[u8], recipients: &[Recipient]) -> Result<String, V2Error> {
     use age::armor::{ArmoredWriter, Format};
-    if recipients.is_empty() {
-        return Err(V2Error::NoRecipients);
-    }
-    let encryptor = age::Encryptor::with_recipients(recipients.iter().map(|r| &r.inner as &dyn age::Recipient))
-        .map_err(|e| V2Error::Encrypt(e.to_string()))?;
+    let encryptor = encryptor(recipients)?;
     let mut out = Vec::new();
     let write = |out: &mut Vec<u8>| -> std::io::Result<()> {
         let armor = ArmoredWriter::wrap_output(out, Format::AsciiArmor)?;
@@ -449,7 +465,7 @@ pub fn recorded(value: &str) -> Vec<&str> {
     value
         .strip_prefix(PREFIX)
         .and_then(|rest| rest.split_once(':'))
-        .map(|(record, _)| record.split(',').filter(|s| !s.is_empty()).take(MAX_RECORDED).collect())
+        .map(|(record, _)| record_list(record))
         .unwrap_or_default()
 }
 
